@@ -1,0 +1,12 @@
+"""/admin-console/: accounts' own pages plus each app's console section."""
+
+from django.urls import path
+
+from apps.accounts import console
+
+app_name = "console"
+urlpatterns = [
+    path("", console.index, name="index"),
+    path("users/", console.users, name="users"),
+    path("audit/", console.audit_log, name="audit"),
+]

@@ -1,0 +1,6 @@
+from django.urls import path
+
+from apps.capacity import views
+
+app_name = "capacity"
+urlpatterns = [path("", views.planner, name="planner")]

@@ -1,0 +1,6 @@
+from django.urls import path
+
+from apps.knowledge import views
+
+app_name = "knowledge"
+urlpatterns = [path("", views.search, name="search")]

@@ -1,0 +1,67 @@
+"""Fixtures shared by every app's tests: an admin, a member, an outsider, and real services.
+
+`make test` sets the environment (PostgreSQL, Redis, LDAP, LLM backends); the fixtures here
+start what is cheap to start per session (slapd) and refuse to run against a missing service
+rather than skip: a test that cannot fail is worth nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
+
+ROOT = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files(django_db_blocker) -> None:
+    """Pages reference hashed static names, as in production, so collect them once."""
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(scope="session")
+def ldap_server() -> Iterator[str]:
+    """A throwaway slapd with deploy/dev/ldap/seed.ldif, started fresh for the session."""
+    uri = os.environ.get("LDAP_SERVER_URI")
+    if not uri:
+        pytest.fail("LDAP_SERVER_URI is not set: run the suite with `make test`")
+    script = ROOT / "deploy/dev/ldap/slapd.sh"
+    subprocess.run(["bash", str(script), "start"], check=True, capture_output=True)
+    yield uri
+    subprocess.run(["bash", str(script), "stop"], check=False, capture_output=True)
+
+
+@pytest.fixture
+def member(db) -> User:
+    """A signed-in engineer in the `sre` group."""
+    user = User.objects.create_user("member", password="member-pass-123")
+    user.groups.add(Group.objects.get_or_create(name="sre")[0])
+    return user
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    """Signed in, but in no group and not an admin."""
+    return User.objects.create_user("outsider", password="outsider-pass-123")
+
+
+@pytest.fixture
+def member_client(member: User) -> Client:
+    client = Client()
+    client.force_login(member)
+    return client
+
+
+@pytest.fixture
+def outsider_client(outsider: User) -> Client:
+    client = Client()
+    client.force_login(outsider)
+    return client
