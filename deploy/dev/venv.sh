@@ -7,7 +7,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cache="${OPSDESK_CACHE:-$HOME/.cache/opsdesk}"
-hash="$(cat "$root/pyproject.toml" "$0" | sha256sum | cut -c1-16)"
+# Only the dependency lists count: editing lint settings must not rebuild a 6 GB venv.
+deps="$(python3 -c 'import json, sys, tomllib; p = tomllib.load(open(sys.argv[1], "rb"))["project"]; print(json.dumps([p["requires-python"], p["dependencies"], p["optional-dependencies"]]))' "$root/pyproject.toml")"
+hash="$( (echo "$deps"; cat "$0") | sha256sum | cut -c1-16)"
 venv="$cache/venv-$hash"
 
 find_python() {
