@@ -79,7 +79,7 @@ MIDDLEWARE = [
     # Serves /static/ from the ASGI process, so one command runs the whole portal.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "portal.locale.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -173,6 +173,10 @@ LLM_CONNECT_TIMEOUT = env_float("LLM_CONNECT_TIMEOUT", 3.0)
 LLM_READ_TIMEOUT = env_float("LLM_READ_TIMEOUT", 60.0)
 LLM_POLL_INTERVAL = env_float("LLM_POLL_INTERVAL", 5.0)
 LLM_COOLDOWN_SECONDS = env_float("LLM_COOLDOWN_SECONDS", 30.0)
+# Encrypts backend API keys at rest; empty: a key derived from SECRET_KEY.
+LLM_SECRET_KEY = env_secret("LLM_SECRET_KEY")
+# Poll backends from the ASGI process; off when a dedicated `manage.py llm_poller` runs.
+LLM_POLL_IN_WEB = env_bool("LLM_POLL_IN_WEB", True)
 CHAT_MAX_CONCURRENT_STREAMS = env_int("CHAT_MAX_CONCURRENT_STREAMS", 3, minimum=1)
 CHAT_MESSAGES_PER_MINUTE = env_int("CHAT_MESSAGES_PER_MINUTE", 20, minimum=1)
 PROMETHEUS_URL = env_str("PROMETHEUS_URL")

@@ -101,3 +101,8 @@ def test_metrics_exports_request_counters(client: Client) -> None:
     client.get("/healthz")
     text = client.get("/metrics").content.decode()
     assert 'opsdesk_http_requests_total{method="GET",route="healthz",status="200"}' in text
+
+
+def test_russian_by_default_even_for_english_browsers(member_client: Client) -> None:
+    page = member_client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert 'lang="ru"' in page.content.decode() and "Чат" in page.content.decode()
