@@ -1,0 +1,238 @@
+"""Every write to conversations, messages and feedback goes through these functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.chat.models import Conversation, Feedback, Message
+
+MAX_QUESTION_CHARS = 8000
+MAX_TITLE_CHARS = 200
+VALID_TIERS = ("auto", "fast", "heavy")
+# How much earlier conversation goes into the prompt: the small models have short contexts,
+# and the retrieved sources must fit beside it.
+HISTORY_MESSAGES = 8
+HISTORY_CHARS = 6000
+
+
+class ChatError(ValueError):
+    """Bad input from the user: the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """What a generation needs: the question, the answer row to fill, earlier turns."""
+
+    conversation_id: int
+    question_id: int
+    question: str
+    answer_id: int
+    tier: str
+    knowledge: bool
+    history: list[dict[str, str]]
+
+
+def title_from(text: str) -> str:
+    words = " ".join(text.split())
+    return words if len(words) <= 80 else words[:79].rstrip() + "…"
+
+
+def check_tier(tier: str) -> str:
+    if tier not in VALID_TIERS:
+        raise ChatError(_("Unknown model tier: %(tier)s") % {"tier": tier})
+    return tier
+
+
+@transaction.atomic
+def create_conversation(
+    user: Any, title: str = "", knowledge: bool = True, tier: str = "auto"
+) -> Conversation:
+    return Conversation.objects.create(
+        user=user,
+        title=title_from(title)[:MAX_TITLE_CHARS],
+        knowledge=knowledge,
+        tier=check_tier(tier),
+    )
+
+
+@transaction.atomic
+def rename_conversation(conversation: Conversation, title: str) -> Conversation:
+    title = " ".join(title.split())
+    if not title:
+        raise ChatError(_("A title cannot be empty."))
+    if len(title) > MAX_TITLE_CHARS:
+        raise ChatError(_("A title can be at most %(n)d characters.") % {"n": MAX_TITLE_CHARS})
+    conversation.title = title
+    conversation.save(update_fields=["title", "updated"])
+    return conversation
+
+
+@transaction.atomic
+def delete_conversation(conversation: Conversation) -> None:
+    conversation.delete()
+
+
+def _history(conversation_id: int, before_id: int) -> list[dict[str, str]]:
+    """Earlier complete turns, newest last, trimmed to the prompt budget."""
+    rows = (
+        Message.objects.filter(conversation_id=conversation_id, id__lt=before_id, superseded=False)
+        .exclude(role=Message.Role.ASSISTANT, status=Message.Status.FAILED)
+        .exclude(content="")
+        .order_by("-id")
+        .values_list("role", "content")[:HISTORY_MESSAGES]
+    )
+    picked: list[dict[str, str]] = []
+    budget = HISTORY_CHARS
+    for role, content in rows:
+        if len(content) > budget:
+            break
+        budget -= len(content)
+        picked.append({"role": role, "content": content})
+    picked.reverse()
+    # Chat templates expect turns to start with the user.
+    while picked and picked[0]["role"] != Message.Role.USER:
+        picked.pop(0)
+    return picked
+
+
+def _answer_row(conversation: Conversation, tier: str) -> Message:
+    now = timezone.now()
+    return Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.STREAMING,
+        requested_tier=tier,
+        heartbeat_at=now,
+    )
+
+
+@transaction.atomic
+def begin_exchange(
+    conversation_id: int, user: Any, text: str, tier: str, knowledge: bool
+) -> Exchange:
+    """Store the question and an empty answer marked streaming, in one transaction."""
+    text = text.strip()
+    if not text:
+        raise ChatError(_("The message is empty."))
+    if len(text) > MAX_QUESTION_CHARS:
+        raise ChatError(
+            _("The message is too long: at most %(n)d characters.") % {"n": MAX_QUESTION_CHARS}
+        )
+    check_tier(tier)
+    conversation = Conversation.objects.select_for_update().get(pk=conversation_id, user=user)
+    if Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).exists():
+        raise ChatError(_("An answer is still being written here: stop it or wait."))
+    conversation.tier = tier
+    conversation.knowledge = knowledge
+    if not conversation.title:
+        conversation.title = title_from(text)[:MAX_TITLE_CHARS]
+    conversation.save(update_fields=["tier", "knowledge", "title", "updated"])
+    question = Message.objects.create(
+        conversation=conversation, role=Message.Role.USER, content=text
+    )
+    answer = _answer_row(conversation, tier)
+    return Exchange(
+        conversation.pk,
+        question.pk,
+        text,
+        answer.pk,
+        tier,
+        knowledge,
+        _history(conversation.pk, question.pk),
+    )
+
+
+@transaction.atomic
+def begin_regenerate(conversation_id: int, user: Any, tier: str, knowledge: bool) -> Exchange:
+    """Answer the last question again; the previous answer is kept but hidden."""
+    check_tier(tier)
+    conversation = Conversation.objects.select_for_update().get(pk=conversation_id, user=user)
+    visible = Message.objects.filter(conversation=conversation, superseded=False)
+    if visible.filter(status=Message.Status.STREAMING).exists():
+        raise ChatError(_("An answer is still being written here: stop it or wait."))
+    question = visible.filter(role=Message.Role.USER).order_by("-id").first()
+    if question is None:
+        raise ChatError(_("There is no question to answer again."))
+    visible.filter(role=Message.Role.ASSISTANT, id__gt=question.pk).update(superseded=True)
+    conversation.tier = tier
+    conversation.knowledge = knowledge
+    conversation.save(update_fields=["tier", "knowledge", "updated"])
+    answer = _answer_row(conversation, tier)
+    return Exchange(
+        conversation.pk,
+        question.pk,
+        question.content,
+        answer.pk,
+        tier,
+        knowledge,
+        _history(conversation.pk, question.pk),
+    )
+
+
+def flush_stream(message_id: int, content: str, seq: int) -> None:
+    """Save the text streamed so far (called every ~0.5 s, never per token)."""
+    Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
+        content=content, stream_seq=seq, heartbeat_at=timezone.now()
+    )
+
+
+def claim_stream(message_id: int, owner_channel: str) -> None:
+    Message.objects.filter(pk=message_id).update(
+        owner_channel=owner_channel, heartbeat_at=timezone.now()
+    )
+
+
+def record_start(message_id: int, fields: dict[str, Any]) -> None:
+    allowed = {"backend", "model", "tier", "requested_tier", "fell_back", "citations"}
+    Message.objects.filter(pk=message_id).update(
+        **{k: v for k, v in fields.items() if k in allowed}
+    )
+
+
+@transaction.atomic
+def finish_stream(message_id: int, content: str, seq: int, fields: dict[str, Any]) -> Message:
+    """Store the final answer with its metrics; status is complete, interrupted or failed."""
+    message = Message.objects.select_for_update().select_related("conversation").get(pk=message_id)
+    message.content = content
+    message.stream_seq = seq
+    message.owner_channel = ""
+    message.finished = timezone.now()
+    for name, value in fields.items():
+        setattr(message, name, value)
+    message.save()
+    Conversation.objects.filter(pk=message.conversation_id).update(updated=message.finished)
+    return message
+
+
+@transaction.atomic
+def abandon_stale_stream(message_id: int, stale_before: Any) -> bool:
+    """Mark an answer whose generating process is gone as interrupted; True if it was."""
+    updated = Message.objects.filter(
+        pk=message_id, status=Message.Status.STREAMING, heartbeat_at__lt=stale_before
+    ).update(
+        status=Message.Status.INTERRUPTED,
+        error=_("The server that was writing this answer stopped; the text so far is kept."),
+        owner_channel="",
+        finished=timezone.now(),
+    )
+    return bool(updated)
+
+
+@transaction.atomic
+def set_feedback(user: Any, message: Message, rating: int, comment: str = "") -> Feedback:
+    if message.role != Message.Role.ASSISTANT:
+        raise ChatError(_("Feedback is for answers only."))
+    if rating not in (Feedback.Rating.UP, Feedback.Rating.DOWN):
+        raise ChatError(_("Choose thumbs up or thumbs down."))
+    comment = comment.strip()
+    if len(comment) > 2000:
+        raise ChatError(_("A comment can be at most %(n)d characters.") % {"n": 2000})
+    feedback, _created = Feedback.objects.update_or_create(
+        message=message, user=user, defaults={"rating": rating, "comment": comment}
+    )
+    return feedback
