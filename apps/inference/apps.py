@@ -1,8 +1,37 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.apps import AppConfig
+from django.conf import settings
+from django.core import checks
 from django.utils.translation import gettext_lazy as _
+
+
+def check_llm_backends(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A malformed LLM_BACKENDS entry stops `manage.py check` (and start-up) with its index."""
+    from apps.inference.backends import validate_entry
+
+    errors: list[checks.CheckMessage] = []
+    names: set[str] = set()
+    for index, entry in enumerate(settings.LLM_BACKENDS):
+        try:
+            validate_entry(entry, index)
+        except ValueError as exc:
+            errors.append(checks.Error(str(exc), id="inference.E001"))
+            continue
+        if entry["name"] in names:
+            errors.append(
+                checks.Error(f"LLM_BACKENDS names {entry['name']!r} twice", id="inference.E002")
+            )
+        names.add(entry["name"])
+    return errors
 
 
 class InferenceConfig(AppConfig):
     name = "apps.inference"
     label = "inference"
     verbose_name = _("Inference")
+
+    def ready(self) -> None:
+        checks.register(check_llm_backends)

@@ -1,0 +1,385 @@
+"""The one way any app talks to an LLM: `stream()` and `complete()`.
+
+Routing (tier, least-loaded healthy backend, fall-back, cool-down) is in routing.py; this
+module talks to the chosen backend over the OpenAI-compatible API, fails over before the first
+token, and records every call (LLMCall row + Prometheus metrics).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict, cast
+
+import openai
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from apps.inference import metrics, routing, state
+from apps.inference.backends import BackendConfig
+from apps.inference.models import LLMCall
+from apps.inference.routing import choose_tier
+
+__all__ = ["Completion", "EndEvent", "StartEvent", "StreamEvent", "TokenEvent"]
+__all__ += ["choose_tier", "complete", "stream"]
+
+log = logging.getLogger(__name__)
+
+OutcomeName = Literal["complete", "interrupted", "failed", "cancelled"]
+
+
+class StartEvent(TypedDict):
+    type: Literal["start"]
+    backend: str
+    model: str
+    tier: str
+    requested_tier: str
+    fell_back: bool
+
+
+class TokenEvent(TypedDict):
+    type: Literal["token"]
+    text: str
+
+
+class EndEvent(TypedDict):
+    type: Literal["end"]
+    outcome: OutcomeName
+    error: str
+    backend: str
+    model: str
+    tier: str
+    prompt_tokens: int
+    completion_tokens: int
+    ttft_s: float | None
+    tokens_per_s: float | None
+    call_id: int | None
+    finish_reason: str  # "stop", "length" (hit max_tokens), or "" when it did not finish
+
+
+StreamEvent = StartEvent | TokenEvent | EndEvent
+
+
+@dataclass
+class Completion:
+    """A whole answer from complete(): the text plus what the end event reports."""
+
+    text: str
+    outcome: OutcomeName
+    error: str = ""
+    backend: str = ""
+    model: str = ""
+    tier: str = ""
+    requested_tier: str = ""
+    fell_back: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    ttft_s: float | None = None
+    tokens_per_s: float | None = None
+    call_id: int | None = None
+    finish_reason: str = ""
+
+
+# One SDK client (and its connection pool) per backend and event loop: building one costs
+# more than the whole routing decision, and a client must not outlive its loop.
+_CLIENTS: dict[tuple[int, str, str], tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI]] = {}
+
+
+def _client(backend: BackendConfig) -> openai.AsyncOpenAI:
+    loop = asyncio.get_running_loop()
+    key = (id(loop), backend.url, backend.api_key)
+    hit = _CLIENTS.get(key)
+    if hit is not None and hit[0] is loop:
+        return hit[1]
+    for old_key, (old_loop, _old) in list(_CLIENTS.items()):
+        if old_loop.is_closed():
+            del _CLIENTS[old_key]
+    client = openai.AsyncOpenAI(
+        base_url=backend.url,
+        api_key=backend.api_key or "none",
+        timeout=openai.Timeout(settings.LLM_READ_TIMEOUT, connect=settings.LLM_CONNECT_TIMEOUT),
+        max_retries=0,  # the gateway retries on the next backend, not on the same one
+    )
+    _CLIENTS[key] = (loop, client)
+    return client
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, openai.APITimeoutError):
+        return "timed out"
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body
+        message = body.get("message") if isinstance(body, dict) else None
+        return f"HTTP {exc.status_code}: {message or exc.message}"[:500]
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(exc, openai.APIConnectionError) and cause is not None:
+        return f"connection failed: {cause}"[:500] if str(cause) else type(cause).__name__
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _retryable(exc: Exception) -> bool:
+    """Whether another backend may succeed where this one did not."""
+    if isinstance(exc, openai.APIStatusError):
+        # 4xx other than these is the request's fault (too long, malformed) everywhere.
+        return exc.status_code >= 500 or exc.status_code in (401, 403, 404, 408, 429)
+    return isinstance(exc, openai.APIError)
+
+
+@dataclass
+class _Call:
+    """What one stream() call has seen so far, for the row and metrics written at the end."""
+
+    requested_tier: str
+    user: Any
+    purpose: str
+    t0: float = field(default_factory=time.perf_counter)
+    started: Any = field(default_factory=timezone.now)
+    backend: BackendConfig | None = None
+    tier: str = ""
+    fell_back: bool = False
+    first_token_at: float | None = None
+    chunks: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int | None = None
+    finish_reason: str = ""
+    attempts: list[dict[str, str]] = field(default_factory=list)
+    recorded: bool = False
+
+    def end(self, outcome: OutcomeName, error: str = "") -> EndEvent:
+        finished_at = time.perf_counter()
+        completion = self.completion_tokens if self.completion_tokens is not None else self.chunks
+        ttft = self.first_token_at - self.t0 if self.first_token_at is not None else None
+        rate = None
+        if self.first_token_at is not None and completion >= 2:
+            # Decode speed: tokens after the first over the time after the first.
+            elapsed = finished_at - self.first_token_at
+            rate = (completion - 1) / elapsed if elapsed > 0 else None
+        return {
+            "type": "end",
+            "outcome": outcome,
+            "error": error,
+            "backend": self.backend.name if self.backend else "",
+            "model": self.backend.model if self.backend else "",
+            "tier": self.tier,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": completion,
+            "ttft_s": ttft,
+            "tokens_per_s": rate,
+            "call_id": None,
+            "finish_reason": self.finish_reason,
+        }
+
+    def _save(self, event: EndEvent, duration: float) -> int:
+        user = self.user if getattr(self.user, "is_authenticated", False) else None
+        row = LLMCall.objects.create(
+            user=user,
+            backend=event["backend"],
+            model=event["model"],
+            tier=event["tier"],
+            requested_tier=self.requested_tier[:8],
+            fell_back=self.fell_back,
+            purpose=self.purpose[:40],
+            prompt_tokens=event["prompt_tokens"],
+            completion_tokens=event["completion_tokens"],
+            ttft_s=event["ttft_s"],
+            tokens_per_s=event["tokens_per_s"],
+            duration_s=duration,
+            outcome=event["outcome"],
+            error=event["error"],
+            failed_attempts=self.attempts,
+            started=self.started,
+            finished=timezone.now(),
+        )
+        if self.backend is not None and event["outcome"] != "failed":
+            state.record_success(self.backend.name)
+        return row.pk
+
+    async def record(self, event: EndEvent) -> EndEvent:
+        self.recorded = True
+        duration = time.perf_counter() - self.t0
+        backend_label = event["backend"] or "none"
+        metrics.CALLS.labels(backend_label, event["outcome"]).inc()
+        if event["model"] and event["ttft_s"] is not None:
+            metrics.TTFT.labels(event["model"]).observe(event["ttft_s"])
+        if event["model"] and event["tokens_per_s"] is not None:
+            metrics.TOKENS_PER_S.labels(event["model"]).observe(event["tokens_per_s"])
+        if event["backend"]:
+            metrics.TOKENS.labels(backend_label, "prompt").inc(event["prompt_tokens"])
+            metrics.TOKENS.labels(backend_label, "completion").inc(event["completion_tokens"])
+        try:
+            event["call_id"] = await sync_to_async(self._save)(event, duration)
+        except Exception:
+            # The caller still gets its answer and end event; the log says what was lost.
+            log.exception("could not record an LLM call (%s)", event["outcome"])
+        return event
+
+
+async def _fail(call: _Call, backend: BackendConfig, exc: Exception) -> None:
+    detail = _describe(exc)
+    call.attempts.append({"backend": backend.name, "error": detail})
+    metrics.FAILOVERS.labels(backend.name).inc()
+    log.warning("LLM backend %s failed before the first token: %s", backend.name, detail)
+    await sync_to_async(state.record_failure)(backend.name)
+
+
+async def stream(
+    messages: list[dict[str, str]],
+    *,
+    tier: str = "auto",
+    user: Any = None,
+    purpose: str = "chat",
+    max_tokens: int = 512,
+    temperature: float = 0.2,
+) -> AsyncGenerator[StreamEvent]:
+    """Stream an answer: one start event, token events, then exactly one end event.
+
+    Never raises for backend trouble: an unreachable model gives an end event with outcome
+    "failed". Cancelling the consuming task, or closing this generator (use
+    `contextlib.aclosing`), closes the upstream request so the server stops generating, and
+    records the call as "cancelled".
+    """
+    call = _Call(requested_tier=tier, user=user, purpose=purpose)
+    try:
+        call.tier = choose_tier(messages, tier)
+    except ValueError as exc:
+        yield await call.record(call.end("failed", str(exc)))
+        return
+    candidates, skipped = await sync_to_async(routing.plan)(call.tier)
+    upstream: Any = None
+    try:
+        for candidate in candidates:
+            backend = candidate.backend
+            try:
+                upstream = await _client(backend).chat.completions.create(
+                    model=backend.model,
+                    messages=cast(Any, messages),
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                )
+                # Wait for the first chunk here: until then a failure is still invisible to
+                # the caller, so the next backend can take over.
+                first = await upstream.__anext__()
+            except StopAsyncIteration:
+                upstream = None
+                await _fail(call, backend, RuntimeError("empty response"))
+                continue
+            except Exception as exc:
+                if upstream is not None:
+                    await upstream.close()
+                    upstream = None
+                if not _retryable(exc):
+                    call.backend, call.tier = backend, backend.tier
+                    yield await call.record(call.end("failed", _describe(exc)))
+                    return
+                await _fail(call, backend, exc)
+                continue
+            call.backend, call.tier, call.fell_back = backend, backend.tier, candidate.fell_back
+            break
+        else:
+            reasons = [f"{a['backend']}: {a['error']}" for a in call.attempts] + skipped
+            error = "no LLM backend could answer: " + ("; ".join(reasons) or "none available")
+            yield await call.record(call.end("failed", error))
+            return
+
+        routing.IN_FLIGHT[backend.name] += 1
+        metrics.IN_FLIGHT.labels(backend.name).inc()
+        try:
+            yield {
+                "type": "start",
+                "backend": backend.name,
+                "model": backend.model,
+                "tier": backend.tier,
+                "requested_tier": tier,
+                "fell_back": call.fell_back,
+            }
+            chunk: Any = first
+            error = ""
+            while True:
+                if chunk.usage is not None:
+                    call.prompt_tokens = chunk.usage.prompt_tokens or 0
+                    call.completion_tokens = chunk.usage.completion_tokens or 0
+                for choice in chunk.choices:
+                    text = choice.delta.content if choice.delta else None
+                    if text:
+                        if call.first_token_at is None:
+                            call.first_token_at = time.perf_counter()
+                        call.chunks += 1
+                        yield {"type": "token", "text": text}
+                    if choice.finish_reason:
+                        call.finish_reason = choice.finish_reason
+                try:
+                    chunk = await upstream.__anext__()
+                except StopAsyncIteration:
+                    break
+                except openai.APIError as exc:
+                    error = _describe(exc)
+                    break
+            if not error and not call.finish_reason:
+                error = "the stream ended before the answer was finished"
+        finally:
+            routing.IN_FLIGHT[backend.name] -= 1
+            metrics.IN_FLIGHT.labels(backend.name).dec()
+        upstream = None
+        if not error:
+            yield await call.record(call.end("complete"))
+        elif call.chunks:
+            message = f"{backend.name} stopped mid-answer: {error}"
+            yield await call.record(call.end("interrupted", message))
+        else:
+            yield await call.record(call.end("failed", f"{backend.name}: {error}"))
+    except (asyncio.CancelledError, GeneratorExit):
+        # Closing the HTTP response makes vLLM abort the request and free its KV cache.
+        if upstream is not None:
+            await upstream.close()
+        if not call.recorded:  # a caller closing us after the end event cancels nothing
+            await call.record(call.end("cancelled", "cancelled by the caller"))
+        raise
+
+
+async def complete(
+    messages: list[dict[str, str]],
+    *,
+    tier: str = "auto",
+    user: Any = None,
+    purpose: str = "chat",
+    max_tokens: int = 512,
+    temperature: float = 0.2,
+) -> Completion:
+    """The whole answer at once, for callers that do not stream."""
+    parts: list[str] = []
+    result = Completion(text="", outcome="failed", requested_tier=tier)
+    events = stream(
+        messages,
+        tier=tier,
+        user=user,
+        purpose=purpose,
+        max_tokens=max_tokens,
+        temperature=temperature,
+    )
+    async with aclosing(events):
+        async for event in events:
+            if event["type"] == "start":
+                result.fell_back = event["fell_back"]
+            elif event["type"] == "token":
+                parts.append(event["text"])
+            else:
+                result.outcome = event["outcome"]
+                result.error = event["error"]
+                result.backend = event["backend"]
+                result.model = event["model"]
+                result.tier = event["tier"]
+                result.prompt_tokens = event["prompt_tokens"]
+                result.completion_tokens = event["completion_tokens"]
+                result.ttft_s = event["ttft_s"]
+                result.tokens_per_s = event["tokens_per_s"]
+                result.call_id = event["call_id"]
+                result.finish_reason = event["finish_reason"]
+    result.text = "".join(parts)
+    return result

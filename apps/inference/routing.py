@@ -1,0 +1,119 @@
+"""Which tier a request needs, and the order in which backends are tried.
+
+The rules are documented for operators in docs/llm-gateway.md; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from apps.inference.backends import TIERS, BackendConfig, load
+from apps.inference.state import BackendState, states_for
+
+# About 3,000 tokens: a prompt this long (pasted logs, long history, many retrieved chunks)
+# wants the heavy tier's longer context and better reading.
+LONG_PROMPT_CHARS = 12_000
+# A fenced block this long in the question is code or config to review or rewrite.
+CODE_BLOCK_LINES = 8
+
+_VERBS = (
+    r"write|generate|create|draft|compose|produce|refactor|rewrite|convert|fix|implement|"
+    r"напиш|сгенер|созда|состав|подготов|сдела|перепиш|исправ|переде|реализ|сконверт"
+)
+_ARTIFACTS = (
+    r"code|script|function|class|program|config|configuration|manifest|playbook|role|"
+    r"dockerfile|helm|chart|yaml|yml|json|terraform|regex|regexp|promql|sql|query|"
+    r"alert ?rule|recording rule|nginx|haproxy|systemd|unit file|cron|bash|shell|python|"
+    r"ansible|kubectl|patch|"
+    r"код|скрипт|функци|класс|программ|конфиг|манифест|плейбук|рол|ямл|регуляр|"
+    r"правил|юнит|крон|запрос"
+)
+# A verb and an artifact within a few words of each other, in either order.
+_CODE_REQUEST = re.compile(
+    rf"(?:\b(?:{_VERBS})\w*\W+(?:\w+\W+){{0,4}}(?:{_ARTIFACTS}))"
+    rf"|(?:\b(?:{_ARTIFACTS})\w*\W+(?:\w+\W+){{0,2}}(?:{_VERBS}))",
+    re.IGNORECASE,
+)
+_FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
+
+
+def _last_user_text(messages: list[dict[str, str]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return str(message.get("content") or "")
+    return ""
+
+
+def choose_tier(messages: list[dict[str, str]], requested: str) -> str:
+    """`fast` or `heavy`. A named tier is kept; `auto` picks heavy when the prompt is long
+    (over LONG_PROMPT_CHARS characters in all messages) or the last user message asks to
+    write, generate or fix code or configuration (or carries a code block of
+    CODE_BLOCK_LINES lines or more), and fast otherwise."""
+    if requested in TIERS:
+        return requested
+    if requested != "auto":
+        raise ValueError(f"unknown tier {requested!r}: use auto, {' or '.join(TIERS)}")
+    if sum(len(str(m.get("content") or "")) for m in messages) > LONG_PROMPT_CHARS:
+        return "heavy"
+    question = _last_user_text(messages)
+    if _CODE_REQUEST.search(question):
+        return "heavy"
+    if any(block.count("\n") >= CODE_BLOCK_LINES for block in _FENCE.findall(question)):
+        return "heavy"
+    return "fast"
+
+
+# Streams this process has open per backend: exact and instant, where the polled numbers
+# are up to one poll interval old. Touched only from the event loop.
+IN_FLIGHT: Counter[str] = Counter()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    backend: BackendConfig
+    state: BackendState
+    fell_back: bool
+
+
+def _load_key(state: BackendState) -> tuple[float, float, float, float]:
+    running = max(state.running or 0.0, float(IN_FLIGHT[state.name]))
+    # The random last term spreads equal-load picks over replicas instead of piling onto
+    # the first one between two polls.
+    return (state.waiting or 0.0, running, state.kv_cache_usage or 0.0, random.random())  # noqa: S311
+
+
+def plan(tier: str) -> tuple[list[Candidate], list[str]]:
+    """Backends to try for `tier`, best first, and why others were left out.
+
+    Order: healthy (or not yet polled) backends of the tier by load (waiting, then running,
+    then KV cache use); then those of the other tier (a fall-back); last, backends the poller
+    found unhealthy, in case its view is a few seconds old. Backends in cool-down are skipped.
+    """
+    configs = load(enabled_only=True)
+    states = {s.name: s for s in states_for(configs)}
+    other = next(t for t in TIERS if t != tier)
+    skipped: list[str] = []
+    usable: list[tuple[BackendConfig, BackendState]] = []
+    for config in configs:
+        state = states[config.name]
+        if state.cooling_down:
+            skipped.append(f"{config.name}: skipped after repeated failures (cool-down)")
+        elif config.key_error:
+            skipped.append(f"{config.name}: {config.key_error}")
+        else:
+            usable.append((config, state))
+
+    def group(wanted: str, healthy: bool) -> list[Candidate]:
+        chosen = [
+            (c, s) for c, s in usable if c.tier == wanted and (s.healthy or not s.known) == healthy
+        ]
+        chosen.sort(key=lambda pair: _load_key(pair[1]))
+        return [Candidate(c, s, fell_back=wanted != tier) for c, s in chosen]
+
+    ordered = group(tier, True) + group(other, True) + group(tier, False) + group(other, False)
+    if not configs:
+        skipped.append("no LLM backend is configured or enabled")
+    return ordered, skipped

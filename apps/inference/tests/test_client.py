@@ -1,0 +1,175 @@
+"""The streaming client against the real dev vLLM server and a dead backend on a closed port."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import aclosing
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from prometheus_client import REGISTRY
+
+from apps.inference import client
+from apps.inference.models import Backend, LLMCall
+from apps.inference.tests.conftest import vllm_sample
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PROMPT = [{"role": "user", "content": "Continue the list: Monday, Tuesday, Wednesday,"}]
+
+
+def _counter(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def _collect(**kwargs: Any) -> list[Any]:
+    return [event async for event in client.stream(PROMPT, **kwargs)]
+
+
+async def test_stream_yields_tokens_and_records_the_call(vllm: str) -> None:
+    user = await User.objects.acreate(username="streamer")
+    before = _counter("opsdesk_llm_calls_total", backend="cpu-live", outcome="complete")
+    events = await _collect(tier="fast", user=user, purpose="test", max_tokens=24)
+
+    start, *tokens, end = events
+    assert end["call_id"] is not None
+    assert start["type"] == "start" and start["backend"] in ("cpu-live", "dead-fast")
+    assert start["tier"] == "fast" and start["fell_back"] is False
+    assert start["model"] == "gemma-3-270m"
+    assert len(tokens) > 1 and all(e["type"] == "token" and e["text"] for e in tokens)
+    assert end["type"] == "end" and end["outcome"] == "complete", end
+    assert end["backend"] == "cpu-live" and end["error"] == ""
+    assert end["completion_tokens"] >= len(tokens) - 1 and end["prompt_tokens"] > 5
+    assert end["ttft_s"] is not None and 0 < end["ttft_s"] < 30
+    assert end["tokens_per_s"] is not None and end["tokens_per_s"] > 0
+
+    row = await LLMCall.objects.aget(pk=end["call_id"])
+    assert (row.user_id, row.backend, row.model, row.tier) == (
+        user.pk,
+        "cpu-live",
+        "gemma-3-270m",
+        "fast",
+    )
+    assert row.outcome == "complete" and row.purpose == "test"
+    assert row.completion_tokens == end["completion_tokens"] and row.ttft_s == end["ttft_s"]
+    assert row.finished >= row.started
+    after = _counter("opsdesk_llm_calls_total", backend="cpu-live", outcome="complete")
+    assert after == before + 1
+    assert _counter("opsdesk_llm_time_to_first_token_seconds_count", model="gemma-3-270m") >= 1
+
+
+async def test_complete_returns_the_whole_text(vllm: str) -> None:
+    result = await client.complete(PROMPT, tier="heavy", max_tokens=16)
+    assert result.outcome == "complete", result.error
+    assert result.backend == "cpu-heavy" and result.tier == "heavy"
+    assert result.text.strip() and result.completion_tokens > 1
+    assert await LLMCall.objects.filter(pk=result.call_id or 0, outcome="complete").aexists()
+
+
+async def test_cancel_closes_the_upstream_request(vllm: str) -> None:
+    """Stop pressed mid-answer: vLLM aborts the request and the call is recorded cancelled."""
+    aborted_before = vllm_sample(vllm, "vllm:request_success_total", finished_reason="abort")
+    tokens = 0
+    got_tokens = asyncio.Event()
+
+    async def consume() -> None:
+        nonlocal tokens
+        # 1,500 tokens at ~25 tokens/s would keep the server busy for a minute if not aborted.
+        async for event in client.stream(PROMPT, tier="fast", max_tokens=1500, purpose="test"):
+            if event["type"] == "token":
+                tokens += 1
+                if tokens == 3:
+                    got_tokens.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(got_tokens.wait(), timeout=60)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    row = await LLMCall.objects.aget()
+    assert row.outcome == "cancelled" and row.backend == "cpu-live"
+    assert row.completion_tokens >= 3 and row.ttft_s is not None
+
+    deadline = time.monotonic() + 15
+    aborted = aborted_before
+    while time.monotonic() < deadline and aborted <= aborted_before:
+        await asyncio.sleep(0.5)
+        aborted = vllm_sample(vllm, "vllm:request_success_total", finished_reason="abort")
+    assert aborted > aborted_before, "vLLM never aborted the cancelled request"
+    # Other suites share this server, so "running" may not be zero; ours must be gone from it.
+    assert vllm_sample(vllm, "vllm:num_requests_running") <= 3
+
+
+async def test_closing_the_generator_is_a_cancel_too(vllm: str) -> None:
+    events = client.stream(PROMPT, tier="fast", max_tokens=1500)
+    async with aclosing(events):
+        async for event in events:
+            if event["type"] == "token":
+                break
+    assert await LLMCall.objects.filter(outcome="cancelled").acount() == 1
+
+
+async def test_failover_from_a_dead_backend_before_the_first_token(vllm: str) -> None:
+    """dead-fast (closed port) and cpu-live share the fast tier; every request succeeds."""
+    # Hold one stream open on cpu-live: the router then prefers the idle-looking dead-fast,
+    # as it would for a replica that died after the last health poll.
+    held = client.stream(PROMPT, tier="fast", max_tokens=200)
+    async with aclosing(held):
+        start = await anext(held)
+        assert start["type"] == "start" and start["backend"] == "cpu-live"
+        result = await client.complete(PROMPT, tier="fast", max_tokens=8)
+    assert result.outcome == "complete" and result.backend == "cpu-live"
+    row = await LLMCall.objects.aget(pk=result.call_id or 0)
+    assert row.failed_attempts and row.failed_attempts[0]["backend"] == "dead-fast"
+    assert "refused" in row.failed_attempts[0]["error"].lower()
+
+    results = [await client.complete(PROMPT, tier="fast", max_tokens=8) for _ in range(5)]
+    assert [r.outcome for r in results] == ["complete"] * 5
+    assert {r.backend for r in results} == {"cpu-live"}
+
+
+async def test_fallback_to_the_other_tier_is_reported(vllm: str) -> None:
+    await client.stream(PROMPT, max_tokens=1).aclose()  # seeds the backends from settings
+    await Backend.objects.filter(name="cpu-live").aupdate(enabled=False)
+    events = await _collect(tier="fast", max_tokens=8)
+    start, end = events[0], events[-1]
+    assert start["type"] == "start" and start["backend"] == "cpu-heavy"
+    assert start["fell_back"] is True and start["tier"] == "heavy"
+    assert start["requested_tier"] == "fast"
+    assert end["outcome"] == "complete"
+    row = await LLMCall.objects.aget(pk=end["call_id"])
+    assert row.fell_back and row.tier == "heavy" and row.requested_tier == "fast"
+
+
+async def test_no_reachable_backend_gives_one_failed_end_event(vllm: str) -> None:
+    await client.stream(PROMPT, max_tokens=1).aclose()
+    await Backend.objects.exclude(name="dead-fast").aupdate(enabled=False)
+    events = await _collect(tier="auto", max_tokens=8)
+    assert len(events) == 1
+    end = events[0]
+    assert end["type"] == "end" and end["outcome"] == "failed"
+    assert "dead-fast" in end["error"] and "refused" in end["error"].lower()
+    assert await LLMCall.objects.filter(pk=end["call_id"], outcome="failed").aexists()
+
+    # A second failure puts the dead backend in cool-down: it is not even tried then.
+    await _collect(tier="fast", max_tokens=8)
+    events = await _collect(tier="fast", max_tokens=8)
+    assert "cool-down" in events[0]["error"]
+
+
+async def test_request_the_model_cannot_take_fails_without_retrying(vllm: str) -> None:
+    """A prompt longer than the model's context is refused (HTTP 400) the same everywhere."""
+    too_long = [{"role": "user", "content": "word " * 5000}]
+    result = await client.complete(too_long, tier="fast", max_tokens=8)
+    assert result.outcome == "failed" and "HTTP 400" in result.error
+    row = await LLMCall.objects.aget(pk=result.call_id or 0)
+    assert row.failed_attempts == [] or row.failed_attempts[0]["backend"] == "dead-fast"
+
+
+async def test_unknown_tier_is_a_clear_failure() -> None:
+    events = await _collect(tier="huge")
+    assert len(events) == 1 and events[0]["type"] == "end"
+    assert events[0]["outcome"] == "failed" and "unknown tier 'huge'" in events[0]["error"]
