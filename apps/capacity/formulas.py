@@ -148,3 +148,24 @@ def figures(r: Replica, p: Plan, step: Step) -> list[Figure]:
         ),
     ]
     return out
+
+
+def human(value: float, unit: str) -> str:
+    """A figure for reading: bytes in GB/MB, seconds in ms, power in kW, money with separators."""
+    if unit == "B":
+        if value >= 1e9:
+            return f"{value / 1e9:,.2f} GB"
+        if value >= 1e6:
+            return f"{value / 1e6:,.1f} MB"
+        return f"{value:,.0f} B"
+    if unit == "s":
+        return f"{value * 1000:,.1f} ms" if value < 1 else f"{value:,.2f} s"
+    if unit == "W":
+        return f"{value / 1000:,.1f} kW" if value >= 1000 else f"{value:,.0f} W"
+    if unit == "USD":
+        return f"${value:,.0f}"
+    if unit == "tok/s":
+        return f"{value:,.1f} tok/s"
+    if float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
