@@ -2,4 +2,7 @@
 
 from django.urls import URLPattern
 
+from apps.chat.routing import websocket_urlpatterns as chat_routes
+
 websocket_urlpatterns: list[URLPattern] = []
+websocket_urlpatterns += chat_routes

@@ -6,3 +6,8 @@ class ChatConfig(AppConfig):
     name = "apps.chat"
     label = "chat"
     verbose_name = _("Chat")
+
+    def ready(self) -> None:
+        from apps.accounts import console_nav
+
+        console_nav.register(_("Feedback"), "chat:console_feedback", order=70)

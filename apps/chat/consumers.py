@@ -1,0 +1,277 @@
+"""The chat websocket: one socket per open conversation page.
+
+The socket only relays: a Send starts a generation that belongs to the process, not to the
+socket, so closing the page loses nothing. On (re)connect the socket sends a catch-up of every
+answer still being written, then the live frames; frame numbers let the browser drop overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any, cast
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from apps.chat import actions, dbthread, generation, limits
+from apps.chat.events import (
+    ClientEvent,
+    RegenerateEvent,
+    ResyncEvent,
+    SendEvent,
+    StopEvent,
+)
+from apps.chat.models import Conversation, Message
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 20.0
+# A generator writes at least every generation.HEARTBEAT_SECONDS; silence this long means
+# its process is gone.
+STALE_AFTER = timedelta(seconds=30)
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+
+
+def _language(scope: dict[str, Any]) -> str:
+    chosen = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME, "")
+    return chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
+def _in_language(language: str, fn: Any, *args: Any) -> Any:
+    with translation.override(language):
+        return fn(*args)
+
+
+def _owns(conversation_id: int, user_id: int) -> bool:
+    return Conversation.objects.filter(pk=conversation_id, user_id=user_id).exists()
+
+
+def _streaming(conversation_id: int) -> list[dict[str, Any]]:
+    rows = Message.objects.filter(conversation_id=conversation_id, status=Message.Status.STREAMING)
+    return [
+        dict(row)
+        for row in rows.values("id", "owner_channel", "heartbeat_at", "content", "stream_seq")
+    ]
+
+
+def _render_blocks(message_ids: list[int], conversation_id: int, user: Any) -> list[dict[str, Any]]:
+    """The message blocks as the page shows them, in the socket's language."""
+    rows = Message.objects.filter(pk__in=message_ids, conversation_id=conversation_id)
+    feedback = {f.message_id: f for f in user.chat_feedback.filter(message_id__in=message_ids)}
+    blocks = []
+    for m in rows:
+        html = render_to_string("chat/_message.html", {"m": m, "fb": feedback.get(m.pk)})
+        blocks.append(
+            {"id": m.pk, "role": m.role, "status": m.status, "seq": m.stream_seq, "html": html}
+        )
+    return blocks
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    conversation_id: int
+    group: str
+    language: str
+    heartbeat: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        # Accept, then close with a code: a browser sees the code (a rejected handshake is
+        # only "failed"), so the page can say "sign in again" instead of retrying forever.
+        if user is None or not user.is_authenticated:
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.user = user
+        self.conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
+        if not await dbthread.run(_owns, self.conversation_id, user.pk):
+            await self.accept()
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.language = _language(self.scope)
+        self.group = generation.group_name(self.conversation_id)
+        # Join before reading what was sent so far, so no frame falls between the two.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        self.heartbeat = asyncio.create_task(self._heartbeat())
+        for row in await dbthread.run(_streaming, self.conversation_id):
+            await self._catch_up(row)
+
+    async def disconnect(self, code: int) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def _heartbeat(self) -> None:
+        # Proxies close websockets that are quiet for a minute or so; a ping every 20 s keeps
+        # an idle conversation open.
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await self.send_json({"type": "ping"})
+
+    async def _error(self, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message})
+
+    # --- browser events: one handler each -------------------------------------------------
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        handler: Any = {
+            "send": self.on_send,
+            "stop": self.on_stop,
+            "regenerate": self.on_regenerate,
+            "resync": self.on_resync,
+            "pong": self.on_pong,
+        }.get(str(kind))
+        if handler is None:
+            with translation.override(self.language):
+                await self._error("bad_event", _("Unknown event type."))
+            return
+        await handler(cast(ClientEvent, content))
+
+    async def on_send(self, event: SendEvent) -> None:  # type: ignore[override]
+        text = event.get("text")
+        if not isinstance(text, str):
+            with translation.override(self.language):
+                await self._error("bad_event", _("The message is empty."))
+            return
+        await self._begin(actions.begin_exchange, text, event)
+
+    async def on_regenerate(self, event: RegenerateEvent) -> None:  # type: ignore[override]
+        await self._begin(actions.begin_regenerate, None, event)
+
+    async def _begin(self, begin: Any, text: str | None, event: Any) -> None:
+        tier = str(event.get("tier") or "auto")
+        knowledge = bool(event.get("knowledge", True))
+        with translation.override(self.language):
+            verdict = await limits.count_message(self.user.pk)
+            if not verdict.allowed:
+                await self._error(
+                    "rate_limited",
+                    _(
+                        "You have sent %(n)d messages in a minute, the most allowed. "
+                        "Try again in %(s)d s."
+                    )
+                    % {"n": settings.CHAT_MESSAGES_PER_MINUTE, "s": verdict.retry_after},
+                )
+                return
+            slot = await limits.acquire_stream(self.user.pk)
+            if slot is None:
+                await self._error(
+                    "too_many_streams",
+                    _(
+                        "%(n)d answers are already being written for you. Wait for one to "
+                        "finish or stop it."
+                    )
+                    % {"n": settings.CHAT_MAX_CONCURRENT_STREAMS},
+                )
+                return
+        try:
+            args: tuple[Any, ...] = (self.conversation_id, self.user)
+            args += (text, tier, knowledge) if text is not None else (tier, knowledge)
+            exchange = await dbthread.run(_in_language, self.language, begin, *args)
+            await generation.start(exchange, self.user, slot)
+        except actions.ChatError as exc:
+            await limits.release_stream(self.user.pk, slot)
+            await self._error("invalid", str(exc))
+        except Conversation.DoesNotExist:
+            await limits.release_stream(self.user.pk, slot)
+            await self.close(code=CLOSE_NOT_FOUND)
+        except Exception:
+            await limits.release_stream(self.user.pk, slot)
+            raise
+
+    async def on_stop(self, event: StopEvent) -> None:  # type: ignore[override]
+        wanted = event.get("message_id")
+        for row in await dbthread.run(_streaming, self.conversation_id):
+            if wanted is None or row["id"] == wanted:
+                await generation.stop(row["id"], row["owner_channel"])
+
+    async def on_resync(self, event: ResyncEvent) -> None:  # type: ignore[override]
+        for row in await dbthread.run(_streaming, self.conversation_id):
+            if row["id"] == event.get("message_id"):
+                await self._catch_up(row)
+                return
+        # Finished meanwhile: the final block is the catch-up.
+        await self.chat_finished({"message_id": event.get("message_id")})
+
+    async def on_pong(self, event: ClientEvent) -> None:
+        return None
+
+    async def _catch_up(self, row: dict[str, Any]) -> None:
+        gen = generation.local(row["id"])
+        if gen is not None:
+            # Same process: the exact text up to the last frame sent, read with no await
+            # between it and the group join above.
+            await self.send(text_data=gen.catchup_frame())
+            return
+        if row["heartbeat_at"] and row["heartbeat_at"] < timezone.now() - STALE_AFTER:
+            await dbthread.run(
+                actions.abandon_stale_stream, row["id"], timezone.now() - STALE_AFTER
+            )
+            await self.chat_finished({"message_id": row["id"]})
+            return
+        # Another worker writes it: show the saved text now (consistent with its seq), and
+        # ask the owner for the exact text, which arrives as a newer catch-up.
+        from apps.chat.rendering import render_markdown
+
+        await self.send_json(
+            {
+                "type": "catchup",
+                "message_id": row["id"],
+                "seq": row["stream_seq"],
+                "text": row["content"],
+                "html": render_markdown(row["content"]),
+                "chars": len(row["content"]),
+            }
+        )
+        if row["owner_channel"]:
+            await generation.request_catchup(row["id"], row["owner_channel"], self.channel_name)
+
+    # --- channel-layer events ---------------------------------------------------------------
+
+    async def chat_relay(self, event: dict[str, Any]) -> None:
+        # Serialized once by the generator; every socket sends the same text.
+        await self.send(text_data=event["frame"])
+
+    async def chat_added(self, event: dict[str, Any]) -> None:
+        blocks = await dbthread.run(
+            _in_language,
+            self.language,
+            _render_blocks,
+            list(event["message_ids"]),
+            self.conversation_id,
+            self.user,
+        )
+        for block in blocks:
+            frame = {"type": "message", "message_id": block["id"], "role": block["role"]}
+            await self.send_json({**frame, "html": block["html"]})
+
+    async def chat_finished(self, event: dict[str, Any]) -> None:
+        message_id = event.get("message_id")
+        if not isinstance(message_id, int):
+            return
+        blocks = await dbthread.run(
+            _in_language,
+            self.language,
+            _render_blocks,
+            [message_id],
+            self.conversation_id,
+            self.user,
+        )
+        for block in blocks:
+            await self.send_json(
+                {
+                    "type": "done",
+                    "message_id": block["id"],
+                    "seq": block["seq"],
+                    "status": block["status"],
+                    "html": block["html"],
+                }
+            )

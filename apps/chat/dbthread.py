@@ -1,0 +1,48 @@
+"""Database calls of the chat's streaming code, run on a few dedicated threads.
+
+Channels' database_sync_to_async closes the connection after every call when CONN_MAX_AGE
+is 0, which would mean a new PostgreSQL connection for each ~0.5 s flush of every stream.
+These threads keep theirs open instead; a connection that failed is closed so the next call
+reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.db import DatabaseError, connections
+
+THREADS = 4
+_executor = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="chat-db")
+
+
+def _call[R](fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
+    try:
+        return fn(*args, **kwargs)
+    except DatabaseError:
+        connections.close_all()
+        raise
+
+
+async def run[**P, R](fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_executor, functools.partial(_call, fn, args, kwargs))
+
+
+def close_connections() -> None:
+    """Close the connection of every chat DB thread (tests, before the database is dropped)."""
+    barrier = threading.Barrier(THREADS, timeout=10)
+
+    def close() -> None:
+        # The barrier keeps each thread busy until all have one task, so every thread runs one.
+        barrier.wait()
+        connections.close_all()
+
+    futures = [_executor.submit(close) for _ in range(THREADS)]
+    for future in futures:
+        future.result(timeout=15)

@@ -1,0 +1,384 @@
+"""Answer generation, independent of any socket.
+
+A generation is an asyncio task in the ASGI process where the user pressed Send, kept in a
+per-process registry by answer id. It streams from the inference client, relays text to the
+conversation's channel-layer group in small batches (the first token at once), saves the
+text every FLUSH_SECONDS and the final answer with its metrics at the end. Closing the
+browser does not touch it; Stop cancels it, which closes the upstream request.
+
+Each process also listens on one control channel (stored with the answer as owner_channel),
+so a socket served by another worker can stop the generation or ask for a catch-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import time
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.utils.translation import gettext_noop
+
+from apps.chat import actions, dbthread, limits
+from apps.chat.actions import Exchange
+from apps.chat.models import Message
+from apps.chat.rendering import render_markdown
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.5
+HEARTBEAT_SECONDS = 5.0
+RENDER_SECONDS = 0.75
+# Frames after the first are batched: a frame every BATCH_SECONDS per answer at most, and
+# longer when this process relays many answers at once, so the per-frame cost (channel layer,
+# JSON, websocket write) stays bounded while a reader sees no difference.
+BATCH_SECONDS = 0.02
+BATCH_PER_STREAM = 0.0015
+MAX_BATCH_SECONDS = 0.25
+MAX_TOKENS = 1024
+
+STOPPED = gettext_noop("Stopped by the user.")
+FAILED = gettext_noop("The answer could not be generated.")
+SHUTDOWN = gettext_noop("The server stopped while writing this answer; the text so far is kept.")
+
+_running: dict[int, Generation] = {}
+
+
+def group_name(conversation_id: int) -> str:
+    return f"chat.c{conversation_id}"
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def _knowledge() -> tuple[Any, Any] | None:
+    """retrieval.search and the prompting module, once the knowledge app provides them."""
+    try:
+        retrieval = importlib.import_module("apps.knowledge.retrieval")
+        prompting = importlib.import_module("apps.knowledge.prompting")
+    except ImportError:
+        return None
+    return retrieval.search, prompting
+
+
+@dataclass
+class Generation:
+    """One answer being written: its text so far and the frames sent about it."""
+
+    exchange: Exchange
+    user: Any
+    slot: str
+    text: str = ""
+    seq: int = 0
+    rendered_seq: int = 0
+    pending: list[str] = field(default_factory=list)
+    closing: bool = False
+    stopped: bool = False
+    task: asyncio.Task[None] | None = None
+    pending_frames: list[str] = field(default_factory=list)
+    background: list[asyncio.Task[Any]] = field(default_factory=list)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def message_id(self) -> int:
+        return self.exchange.answer_id
+
+    @property
+    def group(self) -> str:
+        return group_name(self.exchange.conversation_id)
+
+    def catchup_frame(self) -> str:
+        """Everything sent so far, consistent with `seq` (pending tokens follow as frame seq+1)."""
+        return dumps(
+            {
+                "type": "catchup",
+                "message_id": self.message_id,
+                "seq": self.seq,
+                "text": self.text,
+                "html": render_markdown(self.text),
+                "chars": len(self.text),
+            }
+        )
+
+    def stop(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.stopped = True
+            self.task.cancel()
+
+    # --- the task -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        layer = get_channel_layer()
+        assert layer is not None
+        await layer.group_send(
+            self.group,
+            {"type": "chat.added", "message_ids": [self.exchange.question_id, self.message_id]},
+        )
+        publisher = asyncio.create_task(self._publish(layer))
+        keeper = asyncio.create_task(self._keep())
+        fields: dict[str, Any]
+        try:
+            fields = await self._generate(layer)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()  # finish saving; the stream itself is closed already
+            error = STOPPED if self.stopped else SHUTDOWN
+            fields = {"status": Message.Status.INTERRUPTED, "error": error}
+        except Exception as exc:
+            log.exception("chat generation %s failed", self.message_id)
+            fields = {"status": Message.Status.FAILED, "error": f"{FAILED} {type(exc).__name__}"}
+        self.closing = True
+        self.wake.set()
+        try:
+            await publisher
+        except Exception:
+            log.exception("chat relay of %s failed", self.message_id)
+        keeper.cancel()
+        if self.background:
+            # The final save must not race the start row update.
+            await asyncio.gather(*self.background, return_exceptions=True)
+        if fields["status"] == Message.Status.FAILED and self.text:
+            fields["status"] = Message.Status.INTERRUPTED  # keep the partial answer visible
+        try:
+            await dbthread.run(actions.finish_stream, self.message_id, self.text, self.seq, fields)
+        except Exception:
+            log.exception("could not save chat answer %s", self.message_id)
+        finally:
+            _running.pop(self.message_id, None)
+            await layer.group_send(
+                self.group, {"type": "chat.finished", "message_id": self.message_id}
+            )
+            try:
+                await limits.release_stream(self.exchange_user_id, self.slot)
+            except Exception:
+                log.warning("could not release a chat stream slot", exc_info=True)
+
+    @property
+    def exchange_user_id(self) -> int:
+        return int(self.user.pk)
+
+    async def _prompt(self) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+        question, history = self.exchange.question, self.exchange.history
+        knowledge = _knowledge() if self.exchange.knowledge else None
+        if knowledge is None:
+            return [*history, {"role": "user", "content": question}], []
+        search, prompting = knowledge
+        hits = await dbthread.run(search, self.user, question)
+        messages = prompting.grounded_messages(question, hits, history=history)
+        return messages, list(prompting.citations(hits)) if hits else []
+
+    async def _generate(self, layer: Any) -> dict[str, Any]:
+        from apps.inference import client
+
+        messages, citations = await self._prompt()
+        end: dict[str, Any] | None = None
+        events = client.stream(
+            messages, tier=self.exchange.tier, user=self.user, purpose="chat", max_tokens=MAX_TOKENS
+        )
+        # aclosing: a cancel that lands outside the stream's own await still closes upstream.
+        async with aclosing(events):
+            async for event in events:
+                if event["type"] == "token":
+                    # The hot path: everything else happens in the publisher, in batches.
+                    self.pending.append(event["text"])
+                    self.wake.set()
+                elif event["type"] == "start":
+                    start: dict[str, Any] = {
+                        "backend": event["backend"],
+                        "model": event["model"],
+                        "tier": event["tier"],
+                        "fell_back": event["fell_back"],
+                    }
+                    start["requested_tier"] = self.exchange.tier
+                    # Neither the row update nor the frame may delay the first token: the
+                    # row is written in the background, the frame goes out with the first delta.
+                    self.background.append(
+                        asyncio.create_task(
+                            dbthread.run(
+                                actions.record_start,
+                                self.message_id,
+                                {**start, "citations": citations},
+                            )
+                        )
+                    )
+                    meta = {"type": "meta", "message_id": self.message_id, **start}
+                    self.pending_frames.append(dumps(meta))
+                    self.wake.set()
+                else:
+                    end = dict(event)
+        if end is None:
+            return {"status": Message.Status.FAILED, "error": FAILED}
+        status = {
+            "complete": Message.Status.COMPLETE,
+            "interrupted": Message.Status.INTERRUPTED,
+            "cancelled": Message.Status.INTERRUPTED,
+        }.get(end["outcome"], Message.Status.FAILED)
+        fields = {"status": status, "error": end.get("error") or "", "citations": citations}
+        for name in ("backend", "model", "tier", "prompt_tokens", "completion_tokens"):
+            if end.get(name) not in (None, ""):
+                fields[name] = end[name]
+        fields["ttft_s"] = end.get("ttft_s")
+        fields["tokens_per_s"] = end.get("tokens_per_s")
+        if status == Message.Status.COMPLETE and end.get("finish_reason") == "length":
+            fields["error"] = gettext_noop("The answer reached the length limit.")
+        return fields
+
+    async def _publish(self, layer: Any) -> None:
+        last_render = time.monotonic()
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.pending_frames:
+                frame_text = self.pending_frames.pop(0)
+                await layer.group_send(self.group, {"type": "chat.relay", "frame": frame_text})
+            if self.pending:
+                chunk = "".join(self.pending)
+                self.pending.clear()
+                self.text += chunk
+                self.seq += 1
+                frame = {
+                    "type": "delta",
+                    "message_id": self.message_id,
+                    "seq": self.seq,
+                    "text": chunk,
+                }
+                await layer.group_send(self.group, {"type": "chat.relay", "frame": dumps(frame)})
+                now = time.monotonic()
+                if now - last_render >= RENDER_SECONDS and not self.closing:
+                    last_render = now
+                    await self._send_render(layer)
+            if self.closing and not self.pending:
+                return
+            await asyncio.sleep(
+                min(MAX_BATCH_SECONDS, max(BATCH_SECONDS, BATCH_PER_STREAM * len(_running)))
+            )
+
+    async def _send_render(self, layer: Any) -> None:
+        if self.rendered_seq == self.seq:
+            return
+        self.rendered_seq = self.seq
+        frame = {
+            "type": "render",
+            "message_id": self.message_id,
+            "seq": self.seq,
+            "html": render_markdown(self.text),
+            "chars": len(self.text),
+        }
+        await layer.group_send(self.group, {"type": "chat.relay", "frame": dumps(frame)})
+
+    async def _keep(self) -> None:
+        """Save the text so far now and then, and keep the heartbeat and stream slot alive."""
+        saved_seq = -1
+        last_beat = last_slot = time.monotonic()
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            now = time.monotonic()
+            try:
+                if self.seq != saved_seq or now - last_beat >= HEARTBEAT_SECONDS:
+                    saved_seq, text = self.seq, self.text
+                    await dbthread.run(actions.flush_stream, self.message_id, text, saved_seq)
+                    last_beat = now
+                if now - last_slot >= limits.SLOT_REFRESH:
+                    await limits.refresh_stream(self.exchange_user_id, self.slot)
+                    last_slot = now
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("chat flush of %s failed; retrying", self.message_id, exc_info=True)
+
+
+# --- registry and control channel ------------------------------------------------------------
+
+_control: dict[asyncio.AbstractEventLoop, tuple[str, asyncio.Task[None]]] = {}
+
+
+async def control_channel() -> str:
+    """This process's control channel on the current loop, listening from first use."""
+    loop = asyncio.get_running_loop()
+    for old in [old for old in _control if old.is_closed()]:
+        del _control[old]
+    if loop in _control:
+        return _control[loop][0]
+    layer = get_channel_layer()
+    assert layer is not None
+    name = await layer.new_channel("chat.ctl.")
+    _control[loop] = (name, asyncio.create_task(_listen(layer, name)))
+    return name
+
+
+async def _listen(layer: Any, channel: str) -> None:
+    while True:
+        try:
+            event = await layer.receive(channel)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("chat control channel failed; listening again", exc_info=True)
+            await asyncio.sleep(1)
+            continue
+        if event.get("type") != "chat.control":
+            continue
+        gen = _running.get(int(event.get("message_id", 0)))
+        if gen is None:
+            continue
+        if event.get("action") == "stop":
+            gen.stop()
+        elif event.get("action") == "catchup" and event.get("reply_to"):
+            await layer.send(
+                event["reply_to"], {"type": "chat.relay", "frame": gen.catchup_frame()}
+            )
+
+
+async def start(exchange: Exchange, user: Any, slot: str) -> Generation:
+    """Run a generation for an exchange stored by actions.begin_exchange/begin_regenerate."""
+    gen = Generation(exchange=exchange, user=user, slot=slot)
+    channel = await control_channel()
+    await dbthread.run(actions.claim_stream, gen.message_id, channel)
+    _running[gen.message_id] = gen
+    gen.task = asyncio.create_task(gen.run(), name=f"chat-answer-{gen.message_id}")
+    return gen
+
+
+def local(message_id: int) -> Generation | None:
+    return _running.get(message_id)
+
+
+def running_count() -> int:
+    return len(_running)
+
+
+async def stop(message_id: int, owner_channel: str) -> bool:
+    """Stop a generation here or, through its control channel, in another process."""
+    gen = _running.get(message_id)
+    if gen is not None:
+        gen.stop()
+        return True
+    if not owner_channel:
+        return False
+    layer = get_channel_layer()
+    assert layer is not None
+    await layer.send(
+        owner_channel, {"type": "chat.control", "action": "stop", "message_id": message_id}
+    )
+    return True
+
+
+async def request_catchup(message_id: int, owner_channel: str, reply_to: str) -> None:
+    layer = get_channel_layer()
+    assert layer is not None
+    await layer.send(
+        owner_channel,
+        {
+            "type": "chat.control",
+            "action": "catchup",
+            "message_id": message_id,
+            "reply_to": reply_to,
+        },
+    )
