@@ -13,6 +13,7 @@ urlpatterns = [
     # The language switcher is on the login page too, so it must work signed out.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("accounts/", include("apps.accounts.urls")),
+    path("admin-console/llm/", include("apps.inference.urls")),
     path("admin-console/", include("apps.accounts.console_urls")),
     path("chat/", include("apps.chat.urls")),
     path("search/", include("apps.knowledge.urls")),

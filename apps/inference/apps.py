@@ -34,10 +34,12 @@ class InferenceConfig(AppConfig):
     verbose_name = _("Inference")
 
     def ready(self) -> None:
+        from apps.accounts import console_nav
         from apps.inference import readiness
         from portal import health
 
         checks.register(check_llm_backends)
+        console_nav.register(_("LLM backends"), "inference:backends", order=40)
         # Required once backends are configured: a portal whose every model is down cannot
         # answer, so it should leave the load balancer until one is back.
         health.register("llm", readiness.check, required=bool(settings.LLM_BACKENDS))

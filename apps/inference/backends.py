@@ -7,11 +7,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator, validate_slug
+from django.core.validators import validate_slug
 from django.db import transaction
 
 from apps.inference import crypto
 from apps.inference.models import Backend, Tier
+from apps.inference.validators import validate_base_url
 
 TIERS = (Tier.FAST.value, Tier.HEAVY.value)
 
@@ -71,7 +72,7 @@ def validate_entry(entry: Any, index: int) -> dict[str, Any]:
         raise ValueError(f"{where} lacks {', '.join(missing)}")
     try:
         validate_slug(entry["name"])
-        URLValidator(schemes=["http", "https"])(entry["url"])
+        validate_base_url(entry["url"])
     except ValidationError as exc:
         raise ValueError(f"{where}: {'; '.join(str(m) for m in exc.messages)}") from None
     if entry["tier"] not in TIERS:

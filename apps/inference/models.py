@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from apps.inference.validators import validate_base_url
+
 
 class Tier(models.TextChoices):
     FAST = "fast", _("fast")
@@ -15,7 +17,7 @@ class Backend(models.Model):
 
     name = models.SlugField(_("name"), max_length=64, unique=True)
     # The OpenAI-compatible base URL, ending in /v1; /health and /metrics sit beside /v1.
-    url = models.URLField(_("base URL"), max_length=300)
+    url = models.CharField(_("base URL"), max_length=300, validators=[validate_base_url])
     model = models.CharField(_("served model name"), max_length=200)
     tier = models.CharField(_("tier"), max_length=8, choices=Tier.choices, default=Tier.FAST)
     # Fernet token (apps.inference.crypto); the plain key is never shown again after saving.
