@@ -30,22 +30,22 @@ REFRESH_SECONDS = 3
 
 
 def _rows() -> list[dict[str, Any]]:
-    backends = list(Backend.objects.all())
     states = {s.name: s for s in state.backend_states(enabled_only=False)}
-    return [
-        {
-            "backend": b,
-            "state": states[b.name],
-            "problem": PROBLEM_LABELS.get(states[b.name].problem, ""),
-            "kv_percent": (
-                round(states[b.name].kv_cache_usage * 100)
-                if states[b.name].kv_cache_usage is not None
-                else None
-            ),
-        }
-        for b in backends
-        if b.name in states
-    ]
+    rows = []
+    for backend in Backend.objects.all():
+        live = states.get(backend.name)
+        if live is None:  # added between the two queries; shown on the next refresh
+            continue
+        kv = live.kv_cache_usage
+        rows.append(
+            {
+                "backend": backend,
+                "state": live,
+                "problem": PROBLEM_LABELS.get(live.problem, ""),
+                "kv_percent": round(kv * 100) if kv is not None else None,
+            }
+        )
+    return rows
 
 
 @require_GET
