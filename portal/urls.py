@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin-console/llm/", include("apps.inference.urls")),
     path("admin-console/", include("apps.accounts.console_urls")),
     path("chat/", include("apps.chat.urls")),
+    path("v1/", include("apps.chat.openai_api")),
     path("search/", include("apps.knowledge.urls")),
     path("scenarios/", include("apps.scenarios.urls")),
     path("capacity/", include("apps.capacity.urls")),

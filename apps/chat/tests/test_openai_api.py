@@ -1,0 +1,275 @@
+"""The OpenAI-compatible endpoint, against the real dev vLLM server.
+
+Most tests go through Django's ASGI handler (AsyncClient); one runs the portal under uvicorn
+and talks to it with the official `openai` client, as an IDE plugin or a script would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import AsyncClient
+
+from apps.accounts.tokens import create_token, revoke_token
+from apps.inference.models import Backend, LLMCall
+from apps.inference.tests.conftest import live_root
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+URL = "/v1/chat/completions"
+ASK = [{"role": "user", "content": "Continue the list: Monday, Tuesday, Wednesday,"}]
+
+
+@pytest.fixture(scope="module")
+def vllm() -> str:
+    root = live_root()
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{root}/health", timeout=2).status_code == 200:
+                return root
+        except httpx.HTTPError:
+            pass
+        time.sleep(3)
+    pytest.fail(f"no vLLM server answers at {root}: run `make llm`")
+
+
+@pytest.fixture
+async def token() -> tuple[User, str]:
+    user = await User.objects.acreate(username="scripter")
+    _row, raw = await sync_to_async(create_token)(user, "ci")
+    return user, raw
+
+
+def _auth(raw: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {raw}"}
+
+
+async def _post(raw: str | None, body: Any) -> Any:
+    headers = _auth(raw) if raw else {}
+    data = body if isinstance(body, str) else json.dumps(body)
+    return await AsyncClient().post(URL, data, content_type="application/json", headers=headers)
+
+
+def _error(response: Any) -> dict[str, Any]:
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    return error
+
+
+async def test_missing_or_revoked_token_is_401(token: tuple[User, str]) -> None:
+    user, raw = token
+    response = await _post(None, {"model": "auto", "messages": ASK})
+    assert response.status_code == 401 and response["WWW-Authenticate"].startswith("Bearer")
+    assert _error(response)["code"] == "invalid_api_key"
+    assert (await _post("odk_not-a-real-token", {"messages": ASK})).status_code == 401
+    basic = await AsyncClient().get("/v1/models", headers={"Authorization": "Basic eDp5"})
+    assert basic.status_code == 401
+
+    row = await user.api_tokens.aget()
+    assert await sync_to_async(revoke_token)(user, row.pk)
+    response = await _post(raw, {"model": "auto", "messages": ASK})
+    assert response.status_code == 401 and _error(response)["type"] == "authentication_error"
+    assert not await LLMCall.objects.aexists()
+
+
+async def test_wrong_method_is_405(token: tuple[User, str]) -> None:
+    _user, raw = token
+    response = await AsyncClient().get(URL, headers=_auth(raw))
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert _error(response)["code"] == "method_not_allowed"
+    response = await AsyncClient().post("/v1/models", headers=_auth(raw))
+    assert response.status_code == 405 and response["Allow"] == "GET"
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ("{not json", None),
+        ("[1, 2]", None),
+        ({"model": "auto"}, "messages"),
+        ({"messages": []}, "messages"),
+        ({"messages": [{"role": "wizard", "content": "hi"}]}, "messages.0.role"),
+        ({"messages": [{"role": "user", "content": {"x": 1}}]}, "messages.0.content"),
+        ({"messages": [{"role": "system", "content": "only rules"}]}, "messages"),
+        ({"messages": ASK, "max_tokens": 0}, "max_tokens"),
+        ({"messages": ASK, "temperature": "hot"}, "temperature"),
+        ({"messages": ASK, "stream": "yes"}, "stream"),
+    ],
+)
+async def test_malformed_requests_are_400(
+    token: tuple[User, str], body: Any, param: str | None
+) -> None:
+    _user, raw = token
+    response = await _post(raw, body)
+    assert response.status_code == 400
+    error = _error(response)
+    assert error["type"] == "invalid_request_error" and error["param"] == param
+    assert error["message"]
+
+
+async def test_unknown_model_is_404(token: tuple[User, str]) -> None:
+    _user, raw = token
+    response = await _post(raw, {"model": "gpt-9", "messages": ASK})
+    assert response.status_code == 404 and _error(response)["code"] == "model_not_found"
+
+
+async def test_models_lists_tiers_and_served_models(token: tuple[User, str]) -> None:
+    _user, raw = token
+    response = await AsyncClient().get("/v1/models", headers=_auth(raw))
+    assert response.status_code == 200
+    ids = [m["id"] for m in response.json()["data"]]
+    assert ids == ["auto", "fast", "heavy", "gemma-3-270m"]
+    gemma = response.json()["data"][-1]
+    assert gemma["object"] == "model" and gemma["x_opsdesk_tiers"] == ["fast", "heavy"]
+
+
+async def test_streams_sse_chunks_ending_with_done(vllm: str, token: tuple[User, str]) -> None:
+    user, raw = token
+    body = {
+        "model": "heavy",
+        "messages": ASK,
+        "stream": True,
+        "max_tokens": 24,
+        "stream_options": {"include_usage": True},
+    }
+    response = await _post(raw, body)
+    assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
+    assert response["X-Accel-Buffering"] == "no"
+    raw_body = b"".join([part async for part in response.streaming_content]).decode()
+    events = [e for e in raw_body.split("\n\n") if e]
+    assert events[-1] == "data: [DONE]"
+    chunks = [json.loads(e[6:]) for e in events if e.startswith("data: {")]
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert len({c["id"] for c in chunks}) == 1 and chunks[0]["model"] == "gemma-3-270m"
+    words = [c["choices"][0]["delta"].get("content") for c in chunks if c["choices"]]
+    assert len([w for w in words if w]) > 1
+    assert chunks[-2]["choices"][0]["finish_reason"] in ("stop", "length")
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] > 1
+    gateway = next(e for e in events if e.startswith(": x_opsdesk "))
+    assert json.loads(gateway.removeprefix(": x_opsdesk "))["backend"] == "cpu-heavy"
+
+    call = await LLMCall.objects.aget()
+    assert call.user_id == user.pk and call.purpose == "api" and call.outcome == "complete"
+    assert (
+        call.tier == "heavy" and call.completion_tokens == chunks[-1]["usage"]["completion_tokens"]
+    )
+
+
+async def test_non_streaming_answer(vllm: str, token: tuple[User, str]) -> None:
+    _user, raw = token
+    response = await _post(raw, {"model": "gemma-3-270m", "messages": ASK, "max_tokens": 16})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["object"] == "chat.completion" and body["model"] == "gemma-3-270m"
+    assert body["choices"][0]["message"]["role"] == "assistant"
+    assert body["choices"][0]["message"]["content"].strip()
+    assert body["usage"]["total_tokens"] == (
+        body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"]
+    )
+    assert body["x_opsdesk"]["backend"] in ("cpu-live", "cpu-heavy")
+
+
+async def test_no_reachable_backend_is_503(vllm: str, token: tuple[User, str]) -> None:
+    _user, raw = token
+    await AsyncClient().get("/v1/models", headers=_auth(raw))  # seeds backends from settings
+    await Backend.objects.exclude(name="dead-fast").aupdate(enabled=False)
+    response = await _post(raw, {"model": "fast", "messages": ASK, "stream": True})
+    assert response.status_code == 503
+    error = _error(response)
+    assert error["type"] == "server_error" and "dead-fast" in error["message"]
+
+
+async def test_per_minute_limit_is_429(vllm: str, token: tuple[User, str], settings: Any) -> None:
+    _user, raw = token
+    settings.CHAT_MESSAGES_PER_MINUTE = 1
+    first = await _post(raw, {"model": "heavy", "messages": ASK, "max_tokens": 4})
+    second = await _post(raw, {"model": "heavy", "messages": ASK, "max_tokens": 4})
+    if first.status_code == 429:  # the minute turned over between the two
+        first, second = second, first
+    assert first.status_code == 200
+    assert second.status_code == 429 and int(second["Retry-After"]) > 0
+    assert _error(second)["code"] == "rate_limit_exceeded"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def portal_server(vllm: str) -> Iterator[str]:
+    """The portal under uvicorn, on the test database (committed rows are visible to it)."""
+    port = _free_port()
+    root = Path(settings.BASE_DIR)
+    env = {
+        **os.environ,
+        "DATABASE_URL": (
+            f"postgres://{connection.settings_dict['USER']}@{connection.settings_dict['HOST']}:"
+            f"{connection.settings_dict['PORT'] or 5432}/{connection.settings_dict['NAME']}"
+        ),
+        "LLM_POLL_IN_WEB": "false",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--port", str(port)],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                if server.poll() is not None:
+                    pytest.fail(server.stderr.read().decode() if server.stderr else "exited")
+                time.sleep(0.3)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+async def test_openai_client_streams_through_the_portal(
+    portal_server: str, token: tuple[User, str]
+) -> None:
+    user, raw = token
+    api = openai.AsyncOpenAI(base_url=f"{portal_server}/v1", api_key=raw, max_retries=0)
+    models = [m.id async for m in api.models.list()]
+    assert "auto" in models and "gemma-3-270m" in models
+
+    stream = await api.chat.completions.create(
+        model="auto",
+        messages=ASK,
+        stream=True,
+        max_tokens=24,  # type: ignore[arg-type]
+    )
+    pieces = [c.choices[0].delta.content async for c in stream if c.choices]
+    assert len([p for p in pieces if p]) > 1
+
+    row = await user.api_tokens.aget()
+    await sync_to_async(revoke_token)(user, row.pk)
+    with pytest.raises(openai.AuthenticationError):
+        await api.chat.completions.create(model="auto", messages=ASK)  # type: ignore[arg-type]
+    await api.close()
