@@ -259,11 +259,9 @@ async def test_openai_client_streams_through_the_portal(
     models = [m.id async for m in api.models.list()]
     assert "auto" in models and "gemma-3-270m" in models
 
+    messages: Any = ASK
     stream = await api.chat.completions.create(
-        model="auto",
-        messages=ASK,
-        stream=True,
-        max_tokens=24,  # type: ignore[arg-type]
+        model="auto", messages=messages, stream=True, max_tokens=24
     )
     pieces = [c.choices[0].delta.content async for c in stream if c.choices]
     assert len([p for p in pieces if p]) > 1
@@ -271,5 +269,5 @@ async def test_openai_client_streams_through_the_portal(
     row = await user.api_tokens.aget()
     await sync_to_async(revoke_token)(user, row.pk)
     with pytest.raises(openai.AuthenticationError):
-        await api.chat.completions.create(model="auto", messages=ASK)  # type: ignore[arg-type]
+        await api.chat.completions.create(model="auto", messages=messages)
     await api.close()
