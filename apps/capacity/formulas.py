@@ -86,11 +86,11 @@ def figures(r: Replica, p: Plan, step: Step) -> list[Figure]:
             p.step_s,
             "s",
             "max((weights_read + B × avg_context × kv_bytes_per_token) / (TP × bandwidth × "
-            "efficiency), 2 × active_params × B / (TP × TFLOPS × MFU)) + all-reduce",
+            "efficiency), 2 × active_params × B / (TP × TFLOPS × MFU)) + all-reduce + overhead",
             f"max(({step.weights_read / GB:.2f} GB + {b} × {r.avg_ctx:.0f} × "
             f"{p.kv_bytes_per_token:,} B) / ({s.tp} × {gpu.bandwidth_gbs:g} GB/s × "
             f"{s.bandwidth_efficiency}), {step.compute_s * 1000:.2f} ms) + "
-            f"{step.comm_s * 1000:.2f} ms",
+            f"{step.comm_s * 1000:.2f} ms + {step.overhead_s * 1000:.1f} ms",
         ),
         Figure(
             "per_user_tokens_per_s",
