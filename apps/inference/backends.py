@@ -92,20 +92,23 @@ def sync_from_settings() -> list[str]:
     changes: list[str] = []
     for index, raw in enumerate(settings.LLM_BACKENDS):
         entry = validate_entry(raw, index)
-        row = Backend.objects.select_for_update().filter(name=entry["name"]).first()
         fields = {
             "url": entry["url"].rstrip("/"),
             "model": entry["model"],
             "tier": entry["tier"],
             "from_settings": True,
         }
-        if row is None:
-            Backend.objects.create(
-                name=entry["name"],
-                enabled=entry.get("enabled", True),
-                api_key_encrypted=crypto.encrypt(entry.get("api_key") or ""),
+        # get_or_create: several processes seed at start-up at once; the losers of the
+        # insert race read the winner's row instead of failing.
+        row, created = Backend.objects.select_for_update().get_or_create(
+            name=entry["name"],
+            defaults={
+                "enabled": entry.get("enabled", True),
+                "api_key_encrypted": crypto.encrypt(entry.get("api_key") or ""),
                 **fields,
-            )
+            },
+        )
+        if created:
             changes.append(f"created {entry['name']}")
             continue
         if "enabled" in entry:

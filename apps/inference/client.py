@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from apps.inference import metrics, routing, state
 from apps.inference.backends import BackendConfig
+from apps.inference.errors import root_cause
 from apps.inference.models import LLMCall
 from apps.inference.routing import choose_tier
 
@@ -116,9 +117,8 @@ def _describe(exc: BaseException) -> str:
         body = exc.body
         message = body.get("message") if isinstance(body, dict) else None
         return f"HTTP {exc.status_code}: {message or exc.message}"[:500]
-    cause = exc.__cause__ or exc.__context__
-    if isinstance(exc, openai.APIConnectionError) and cause is not None:
-        return f"connection failed: {cause}"[:500] if str(cause) else type(cause).__name__
+    if isinstance(exc, openai.APIConnectionError):
+        return f"connection failed: {root_cause(exc)}"[:500]
     return f"{type(exc).__name__}: {exc}"[:500]
 
 

@@ -29,6 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from apps.inference import metrics, state
 from apps.inference.backends import BackendConfig, load, sync_from_settings
+from apps.inference.errors import root_cause
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,7 @@ def _error(exc: Exception) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"no answer within {PROBE_TIMEOUT:g} s"
     if isinstance(exc, httpx.ConnectError):
-        # "[Errno 111] Connection refused" is the useful part of httpx's message.
-        return f"connection failed: {exc}" if str(exc) else "connection failed"
+        return f"connection failed: {root_cause(exc)}"
     return f"{type(exc).__name__}: {exc}"[:300]
 
 

@@ -8,10 +8,12 @@ from contextlib import aclosing
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from prometheus_client import REGISTRY
 
 from apps.inference import client
+from apps.inference.backends import sync_from_settings
 from apps.inference.models import Backend, LLMCall
 from apps.inference.tests.conftest import vllm_sample
 
@@ -69,8 +71,8 @@ async def test_complete_returns_the_whole_text(vllm: str) -> None:
 
 
 async def test_cancel_closes_the_upstream_request(vllm: str) -> None:
-    """Stop pressed mid-answer: vLLM aborts the request and the call is recorded cancelled."""
-    aborted_before = vllm_sample(vllm, "vllm:request_success_total", finished_reason="abort")
+    """Stop pressed mid-answer: vLLM stops generating and the call is recorded cancelled."""
+    baseline = vllm_sample(vllm, "vllm:num_requests_running")
     tokens = 0
     got_tokens = asyncio.Event()
 
@@ -85,6 +87,7 @@ async def test_cancel_closes_the_upstream_request(vllm: str) -> None:
 
     task = asyncio.create_task(consume())
     await asyncio.wait_for(got_tokens.wait(), timeout=60)
+    assert vllm_sample(vllm, "vllm:num_requests_running") >= baseline + 1
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -92,15 +95,15 @@ async def test_cancel_closes_the_upstream_request(vllm: str) -> None:
     row = await LLMCall.objects.aget()
     assert row.outcome == "cancelled" and row.backend == "cpu-live"
     assert row.completion_tokens >= 3 and row.ttft_s is not None
+    assert row.error == "cancelled by the caller"
 
-    deadline = time.monotonic() + 15
-    aborted = aborted_before
-    while time.monotonic() < deadline and aborted <= aborted_before:
-        await asyncio.sleep(0.5)
-        aborted = vllm_sample(vllm, "vllm:request_success_total", finished_reason="abort")
-    assert aborted > aborted_before, "vLLM never aborted the cancelled request"
-    # Other suites share this server, so "running" may not be zero; ours must be gone from it.
-    assert vllm_sample(vllm, "vllm:num_requests_running") <= 3
+    # Other suites may share this server, so compare with what ran before ours started.
+    deadline = time.monotonic() + 10
+    running = baseline + 1
+    while time.monotonic() < deadline and running > baseline:
+        await asyncio.sleep(0.25)
+        running = vllm_sample(vllm, "vllm:num_requests_running")
+    assert running <= baseline, "vLLM kept generating the cancelled answer"
 
 
 async def test_closing_the_generator_is_a_cancel_too(vllm: str) -> None:
@@ -132,7 +135,7 @@ async def test_failover_from_a_dead_backend_before_the_first_token(vllm: str) ->
 
 
 async def test_fallback_to_the_other_tier_is_reported(vllm: str) -> None:
-    await client.stream(PROMPT, max_tokens=1).aclose()  # seeds the backends from settings
+    await sync_to_async(sync_from_settings)()
     await Backend.objects.filter(name="cpu-live").aupdate(enabled=False)
     events = await _collect(tier="fast", max_tokens=8)
     start, end = events[0], events[-1]
@@ -145,7 +148,7 @@ async def test_fallback_to_the_other_tier_is_reported(vllm: str) -> None:
 
 
 async def test_no_reachable_backend_gives_one_failed_end_event(vllm: str) -> None:
-    await client.stream(PROMPT, max_tokens=1).aclose()
+    await sync_to_async(sync_from_settings)()
     await Backend.objects.exclude(name="dead-fast").aupdate(enabled=False)
     events = await _collect(tier="auto", max_tokens=8)
     assert len(events) == 1

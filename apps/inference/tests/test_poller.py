@@ -81,7 +81,8 @@ async def test_fallback_after_the_poller_marked_the_tier_dead(vllm: str) -> None
     assert row.failed_attempts == []
 
 
-@pytest.mark.django_db
+# The probe reads the database from its own threads: the rows must be committed.
+@pytest.mark.django_db(transaction=True)
 def test_readyz_lists_each_backend(vllm: str, client: Client) -> None:
     sync_from_settings()
     poller.poll_now()
@@ -94,7 +95,7 @@ def test_readyz_lists_each_backend(vllm: str, client: Client) -> None:
     )
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_readyz_fails_when_no_enabled_backend_is_healthy(vllm: str, client: Client) -> None:
     sync_from_settings()
     Backend.objects.exclude(name="dead-fast").update(enabled=False)
