@@ -162,6 +162,13 @@ EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "")  # empty: the packaged all-Mini
 RERANKER_MODEL = env_str("RERANKER_MODEL", "")  # empty: no cross-encoder reranking
 KNOWLEDGE_SECRET_KEY = env_secret("KNOWLEDGE_SECRET_KEY")
 KNOWLEDGE_MAX_FILE_MB = env_int("KNOWLEDGE_MAX_FILE_MB", 50, minimum=1)
+# torch | onnx | onnx-int8 (an ONNX export of the same model, made once under var/models/)
+EMBEDDING_BACKEND = env_str("EMBEDDING_BACKEND", "onnx-int8")
+if EMBEDDING_BACKEND not in ("torch", "onnx", "onnx-int8"):
+    raise ImproperlyConfigured("EMBEDDING_BACKEND must be torch, onnx or onnx-int8")
+KNOWLEDGE_MIN_RELEVANCE = env_float("KNOWLEDGE_MIN_RELEVANCE", 0.45)
+# Run index jobs in the calling process and wait (commands, tests); see apps/knowledge/tasks.py.
+KNOWLEDGE_JOBS_INLINE = env_bool("KNOWLEDGE_JOBS_INLINE", False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -181,6 +188,12 @@ CHAT_MAX_CONCURRENT_STREAMS = env_int("CHAT_MAX_CONCURRENT_STREAMS", 3, minimum=
 CHAT_MESSAGES_PER_MINUTE = env_int("CHAT_MESSAGES_PER_MINUTE", 20, minimum=1)
 PROMETHEUS_URL = env_str("PROMETHEUS_URL")
 DCGM_EXPORTER_URL = env_str("DCGM_EXPORTER_URL")
+# Cluster dashboard (apps/capacity, docs/capacity.md): how Prometheus series map to backends,
+# the HA requirement per tier, and the planned deployment to compare measurements with.
+PROMETHEUS_BACKEND_SELECTOR = env_str("PROMETHEUS_BACKEND_SELECTOR", 'instance="{hostport}"')
+CAPACITY_HA_SPARES = env_int("CAPACITY_HA_SPARES", 1, minimum=0)
+CAPACITY_TIER_REPLICAS = env_json("CAPACITY_TIER_REPLICAS", {})
+CAPACITY_PLANNED = env_json("CAPACITY_PLANNED", {})
 
 # --- accounts, LDAP, lockout -----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
