@@ -2,7 +2,7 @@
 # Install the Debian packages Opsdesk needs on a development or CI machine, once.
 set -euo pipefail
 need=()
-for pkg in libldap2-dev libsasl2-dev slapd ldap-utils chromium gettext haproxy nginx-light; do
+for pkg in libldap2-dev libsasl2-dev slapd ldap-utils chromium gettext haproxy nginx-light prometheus; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
