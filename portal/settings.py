@@ -162,6 +162,13 @@ EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "")  # empty: the packaged all-Mini
 RERANKER_MODEL = env_str("RERANKER_MODEL", "")  # empty: no cross-encoder reranking
 KNOWLEDGE_SECRET_KEY = env_secret("KNOWLEDGE_SECRET_KEY")
 KNOWLEDGE_MAX_FILE_MB = env_int("KNOWLEDGE_MAX_FILE_MB", 50, minimum=1)
+# torch | onnx | onnx-int8 (an ONNX export of the same model, made once under var/models/)
+EMBEDDING_BACKEND = env_str("EMBEDDING_BACKEND", "onnx-int8")
+if EMBEDDING_BACKEND not in ("torch", "onnx", "onnx-int8"):
+    raise ImproperlyConfigured("EMBEDDING_BACKEND must be torch, onnx or onnx-int8")
+KNOWLEDGE_MIN_RELEVANCE = env_float("KNOWLEDGE_MIN_RELEVANCE", 0.45)
+# Run index jobs in the calling process and wait (commands, tests); see apps/knowledge/tasks.py.
+KNOWLEDGE_JOBS_INLINE = env_bool("KNOWLEDGE_JOBS_INLINE", False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

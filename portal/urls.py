@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin-console/llm/", include("apps.inference.urls")),
     path("admin-console/cluster/", include("apps.capacity.console_urls")),
     path("admin-console/", include("apps.accounts.console_urls")),
+    path("admin-console/knowledge/", include("apps.knowledge.console_urls")),
     path("chat/", include("apps.chat.urls")),
     path("v1/", include("apps.chat.openai_api")),
     path("search/", include("apps.knowledge.urls")),

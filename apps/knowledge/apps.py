@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -6,3 +8,11 @@ class KnowledgeConfig(AppConfig):
     name = "apps.knowledge"
     label = "knowledge"
     verbose_name = _("Knowledge")
+
+    def ready(self) -> None:
+        from apps.accounts import console_nav
+        from apps.knowledge import readiness
+        from portal import health
+
+        console_nav.register(_("Knowledge sources"), "knowledge_console:sources", order=30)
+        health.register("qdrant", readiness.check, required=True)

@@ -1,0 +1,347 @@
+"""One index job: list a source, re-index what changed, remove what disappeared.
+
+Idempotent by construction: point ids are derived from (source, document id, chunk number),
+so re-indexing overwrites; after writing a document's chunks its higher-numbered old chunks
+are deleted; the Document row (hash, version) is saved only after Qdrant has the chunks. A
+run killed anywhere and run again therefore ends with exactly one copy of every chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from qdrant_client import models as qm
+
+from apps.knowledge import broadcast, index
+from apps.knowledge.chunking import Chunk, chunk_blocks
+from apps.knowledge.connectors import ConnectorError, DocRef, FetchError, get_connector
+from apps.knowledge.crypto import SecretsUnreadable
+from apps.knowledge.embeddings import get_embedder
+from apps.knowledge.models import Collection, Document, IndexJob, Source
+from apps.knowledge.parsing import ParseError, parse
+from apps.knowledge.text import document_vector, language
+
+log = logging.getLogger(__name__)
+
+EMBED_BATCH = 64  # chunks embedded and written together, across small documents
+PROGRESS_EVERY = 1.0  # seconds between progress saves/broadcasts
+STALE_AFTER = timedelta(minutes=3)  # a running job without heartbeat this long was killed
+
+
+def current_collection() -> str:
+    """The collection for the configured embedding model, created on first use. The first
+    one becomes active at once; a later one (model changed) is built beside the active one
+    and swapped in by finish_generation() when every document is in it."""
+    embedder = get_embedder()
+    name = index.collection_name(embedder.path, embedder.dim)
+    index.ensure_collection(name, embedder.dim)
+    row, _ = Collection.objects.get_or_create(
+        name=name, defaults={"model": embedder.path, "dim": embedder.dim}
+    )
+    if not Collection.objects.filter(state=Collection.State.ACTIVE).exists():
+        activate(row)
+    elif row.state == Collection.State.ACTIVE and index.alias_target() != name:
+        index.point_alias_to(name)  # a fresh Qdrant directory under an existing database
+    return name
+
+
+def activate(row: Collection) -> None:
+    index.point_alias_to(row.name)
+    old = list(Collection.objects.filter(state=Collection.State.ACTIVE).exclude(pk=row.pk))
+    Collection.objects.filter(pk__in=[o.pk for o in old]).update(state=Collection.State.RETIRED)
+    row.state = Collection.State.ACTIVE
+    row.activated = timezone.now()
+    row.save(update_fields=["state", "activated"])
+    for o in old:
+        index.drop_collection(o.name)
+
+
+def finish_generation(name: str) -> bool:
+    """Swap the alias to `name` once no indexed document lives in another collection."""
+    row = Collection.objects.filter(name=name).first()
+    if row is None or row.state == Collection.State.ACTIVE:
+        return False
+    if Document.objects.filter(chunk_count__gt=0).exclude(collection=name).exists():
+        return False
+    activate(row)
+    return True
+
+
+@dataclass
+class _Pending:
+    ref: DocRef
+    doc: Document | None
+    content_hash: str
+    title: str
+    link: str
+    lang: str
+    chunks: list[Chunk] = field(default_factory=list)
+
+
+class JobRunner:
+    def __init__(self, job: IndexJob):
+        self.job = job
+        self.source: Source = job.source
+        self.pending: list[_Pending] = []
+        self.pending_chunks = 0
+        self.started = time.monotonic()
+        self.last_progress = 0.0
+        self.processed = 0  # documents actually parsed (not skipped)
+        self.groups = self.source.group_names() or [index.PUBLIC]
+
+    # --- bookkeeping ---------------------------------------------------------------------
+    def progress(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_progress < PROGRESS_EVERY:
+            return
+        self.last_progress = now
+        job = self.job
+        elapsed = max(now - self.started, 1e-6)
+        job.throughput = job.chunks_done / elapsed
+        remaining = job.docs_total - job.docs_done
+        job.eta_seconds = (elapsed / job.docs_done * remaining) if job.docs_done else None
+        job.heartbeat = timezone.now()
+        job.save(
+            update_fields=[
+                "docs_total",
+                "docs_done",
+                "docs_skipped",
+                "docs_removed",
+                "chunks_done",
+                "chunks_total",
+                "errors",
+                "throughput",
+                "eta_seconds",
+                "heartbeat",
+            ]
+        )
+        broadcast.job_progress(job)
+
+    def error(self, ref: DocRef, message: str) -> None:
+        self.job.errors = [
+            *self.job.errors,
+            {"path": ref.path or ref.external_id, "error": message},
+        ][-500:]
+        Document.objects.update_or_create(
+            source=self.source,
+            external_id=ref.external_id,
+            defaults={
+                "version": ref.version,
+                "path": ref.path,
+                "title": ref.title or ref.path,
+                "link": ref.link,
+                "size": ref.size,
+                "error": message,
+                "chunk_count": 0,
+                "content_hash": "",
+                "collection": self.collection,
+                "indexed_at": timezone.now(),
+            },
+        )
+        # What the index held for it no longer matches the source: take it out.
+        index.delete_document_tail(
+            self.collection, index.doc_key(self.source.pk, ref.external_id), 0
+        )
+
+    # --- the run -------------------------------------------------------------------------
+    def run(self) -> None:
+        job = self.job
+        self.collection = current_collection()
+        job.collection = self.collection
+        connector = get_connector(self.source)
+        try:
+            refs = list(connector.list_documents())
+            job.docs_total = len(refs)
+            self.progress(force=True)
+            existing = {d.external_id: d for d in self.source.documents.all()}
+            for ref in refs:
+                if Source.objects.filter(pk=self.source.pk, paused=True).exists():
+                    self.flush()
+                    job.state = IndexJob.State.PAUSED
+                    job.message = "paused by an admin"
+                    return
+                self.one(connector, ref, existing.get(ref.external_id))
+                job.docs_done += 1
+                self.progress()
+            self.flush()
+            self.remove_missing({r.external_id for r in refs}, existing)
+            job.state = IndexJob.State.DONE
+        finally:
+            connector.close()
+
+    def one(self, connector: Any, ref: DocRef, doc: Document | None) -> None:
+        job = self.job
+        fresh = (
+            doc is not None and job.kind == IndexJob.Kind.SYNC and doc.collection == self.collection
+        )
+        if fresh and doc and doc.version == ref.version and not doc.error and ref.version:
+            job.docs_skipped += 1
+            return
+        try:
+            fetched = connector.fetch(ref)
+            digest = hashlib.sha256(fetched.data).hexdigest()
+            if fresh and doc and doc.content_hash == digest and not doc.error:
+                doc.version = ref.version
+                doc.save(update_fields=["version"])
+                job.docs_skipped += 1
+                return
+            parsed = parse(fetched.data, fetched.name, fetched.content_type)
+            chunks = chunk_blocks(parsed.blocks)
+        except (ParseError, FetchError) as exc:
+            self.error(ref, str(exc))
+            return
+        except Exception as exc:  # a parser bug on one odd file must not stop the job
+            log.exception("indexing %s failed", ref.external_id)
+            self.error(ref, f"{type(exc).__name__}: {exc}"[:500])
+            return
+        self.processed += 1
+        body = "\n".join(c.text for c in chunks)
+        self.pending.append(
+            _Pending(
+                ref,
+                doc,
+                digest,
+                fetched.title or ref.title or parsed.title,
+                fetched.link or ref.link,
+                language(body),
+                chunks,
+            )
+        )
+        self.pending_chunks += len(chunks)
+        job.chunks_total += len(chunks)
+        if self.pending_chunks >= EMBED_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        texts = []
+        for item in self.pending:
+            for chunk in item.chunks:
+                heading = " > ".join((item.title, *chunk.section))
+                texts.append(f"{heading}\n{chunk.text}")
+        vectors = get_embedder().encode(texts)
+        now = timezone.now()
+        points = []
+        row = 0
+        for item in self.pending:
+            key = index.doc_key(self.source.pk, item.ref.external_id)
+            for n, chunk in enumerate(item.chunks):
+                indices, values = document_vector(texts[row])
+                points.append(
+                    qm.PointStruct(
+                        id=index.point_id(self.source.pk, item.ref.external_id, n),
+                        vector={
+                            index.DENSE: vectors[row].tolist(),
+                            index.SPARSE: qm.SparseVector(indices=indices, values=values),
+                        },
+                        payload={
+                            "doc": key,
+                            "source": self.source.name,
+                            "source_id": self.source.pk,
+                            "document_id": item.ref.external_id,
+                            "path": item.ref.path,
+                            "title": item.title,
+                            "section": " > ".join(chunk.section),
+                            "link": item.link,
+                            "version": item.ref.version,
+                            "language": item.lang,
+                            "groups": self.groups,
+                            "updated": now.isoformat(),
+                            "chunk_index": n,
+                            "text": chunk.text,
+                        },
+                    )
+                )
+                row += 1
+        index.upsert(self.collection, points)
+        for item in self.pending:
+            key = index.doc_key(self.source.pk, item.ref.external_id)
+            index.delete_document_tail(self.collection, key, len(item.chunks))
+            # Only now, with the chunks in Qdrant, does the row say the document is indexed.
+            Document.objects.update_or_create(
+                source=self.source,
+                external_id=item.ref.external_id,
+                defaults={
+                    "version": item.ref.version,
+                    "content_hash": item.content_hash,
+                    "path": item.ref.path,
+                    "title": item.title[:500],
+                    "link": item.link,
+                    "language": item.lang,
+                    "size": item.ref.size,
+                    "chunk_count": len(item.chunks),
+                    "collection": self.collection,
+                    "error": "",
+                    "indexed_at": now,
+                },
+            )
+            self.job.chunks_done += len(item.chunks)
+        self.pending = []
+        self.pending_chunks = 0
+
+    def remove_missing(self, listed: set[str], existing: dict[str, Document]) -> None:
+        gone = [d for key, d in existing.items() if key not in listed]
+        for doc in gone:
+            index.delete_document_tail(
+                self.collection, index.doc_key(self.source.pk, doc.external_id), 0
+            )
+            doc.delete()
+        self.job.docs_removed = len(gone)
+        # Chunks of documents a killed run wrote before it could record them.
+        known = {index.doc_key(self.source.pk, e) for e in listed}
+        for key in index.source_doc_keys(self.collection, self.source.pk) - known:
+            index.delete_document_tail(self.collection, key, 0)
+
+
+def run_job(job_id: int) -> IndexJob:
+    job = IndexJob.objects.select_related("source").get(pk=job_id)
+    if job.state not in IndexJob.ACTIVE_STATES:
+        return job
+    job.state = IndexJob.State.RUNNING
+    job.started = job.heartbeat = timezone.now()
+    job.save(update_fields=["state", "started", "heartbeat"])
+    runner = JobRunner(job)
+    try:
+        runner.run()
+    except (ConnectorError, SecretsUnreadable, index.IndexUnavailable) as exc:
+        job.state = IndexJob.State.FAILED
+        job.message = str(exc)
+    except Exception as exc:
+        log.exception("index job %s failed", job_id)
+        job.state = IndexJob.State.FAILED
+        job.message = f"{type(exc).__name__}: {exc}"[:1000]
+    job.finished = timezone.now()
+    runner.progress(force=True)
+    job.save(update_fields=["state", "message", "finished", "collection"])
+    if job.state == IndexJob.State.DONE:
+        Source.objects.filter(pk=job.source_id).update(last_synced=job.finished)
+        if job.collection:
+            finish_generation(job.collection)
+    broadcast.job_progress(job)
+    return job
+
+
+def create_job(source: Source, kind: str = IndexJob.Kind.SYNC, requested_by: str = "") -> IndexJob:
+    """A queued job for the source, or the one already queued/running (no double runs)."""
+    with transaction.atomic():
+        Source.objects.select_for_update().get(pk=source.pk)
+        stale = timezone.now() - STALE_AFTER
+        IndexJob.objects.filter(
+            source=source, state=IndexJob.State.RUNNING, heartbeat__lt=stale
+        ).update(
+            state=IndexJob.State.FAILED,
+            message="interrupted (the process running it stopped)",
+            finished=timezone.now(),
+        )
+        active = IndexJob.objects.filter(source=source, state__in=IndexJob.ACTIVE_STATES).first()
+        if active:
+            return active
+        return IndexJob.objects.create(source=source, kind=kind, requested_by=requested_by)

@@ -1,0 +1,169 @@
+"""Permission-aware hybrid retrieval: `search(user, query, k, filters)`.
+
+Every query is filtered inside Qdrant by the sources the user may read (admins: all enabled
+sources; others: sources with no groups or sharing a group with them), so a chunk the user
+may not read is never even a candidate - whatever the query says, verbatim quotes included.
+Dense and sparse candidates are fused with reciprocal rank fusion by Qdrant's query API;
+at most a few chunks per document are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from qdrant_client import models as qm
+
+from apps.accounts.roles import is_portal_admin, user_group_names
+from apps.knowledge import glossary, index
+from apps.knowledge.embeddings import get_embedder
+from apps.knowledge.models import Collection, Source
+from apps.knowledge.text import query_vector, terms
+
+MAX_PER_DOCUMENT = 2
+# Below this relevance the best hit is treated as "nothing relevant found": the search page
+# then says so instead of asking the LLM to answer from unrelated text.
+DEFAULT_MIN_RELEVANCE = 0.45
+
+
+@dataclass
+class Hit:
+    chunk_id: str
+    text: str
+    title: str
+    section: str
+    link: str
+    version: str
+    source: str
+    source_id: int
+    document_id: str
+    path: str
+    score: float  # fused rank score (or reranker score); order, not confidence
+    language: str
+    # 0..1 confidence: the larger of the dense cosine similarity and the share of the query's
+    # terms (or their glossary synonyms) found in the chunk.
+    relevance: float = 0.0
+
+
+def min_relevance() -> float:
+    return float(getattr(settings, "KNOWLEDGE_MIN_RELEVANCE", DEFAULT_MIN_RELEVANCE))
+
+
+def is_relevant(hits: list[Hit]) -> bool:
+    return bool(hits) and hits[0].relevance >= min_relevance()
+
+
+def readable_source_ids(user: Any) -> list[int]:
+    sources = Source.objects.filter(enabled=True)
+    if not is_portal_admin(user):
+        if not user or not user.is_authenticated:
+            return []
+        groups = user_group_names(user)
+        sources = sources.filter(allowed_groups__isnull=True) | sources.filter(
+            allowed_groups__name__in=groups
+        )
+    return sorted(set(sources.values_list("pk", flat=True)))
+
+
+def access_filter(user: Any, source_ids: list[int]) -> qm.Filter:
+    must: list[Any] = [qm.FieldCondition(key="source_id", match=qm.MatchAny(any=source_ids))]
+    if not is_portal_admin(user):
+        # Checked twice on purpose: by the source list above and by the groups each chunk
+        # carries, so a stale source list alone can never leak a restricted chunk.
+        groups = [*user_group_names(user), index.PUBLIC]
+        must.append(qm.FieldCondition(key="groups", match=qm.MatchAny(any=groups)))
+    return qm.Filter(must=must)
+
+
+def _hit(point: qm.ScoredPoint, relevance: float) -> Hit:
+    p = point.payload or {}
+    return Hit(
+        chunk_id=str(point.id),
+        text=str(p.get("text", "")),
+        title=str(p.get("title", "")),
+        section=str(p.get("section", "")),
+        link=str(p.get("link", "")),
+        version=str(p.get("version", "")),
+        source=str(p.get("source", "")),
+        source_id=int(p.get("source_id", 0)),
+        document_id=str(p.get("document_id", "")),
+        path=str(p.get("path", "")),
+        score=float(point.score),
+        language=str(p.get("language", "")),
+        relevance=relevance,
+    )
+
+
+def _lexical(weighted: dict[str, float], base_count: int, text: str) -> float:
+    if not base_count:
+        return 0.0
+    present = set(terms(text))
+    return min(1.0, sum(w for t, w in weighted.items() if t in present) / base_count)
+
+
+def search(
+    user: Any,
+    query: str,
+    k: int = 8,
+    filters: dict[str, Any] | None = None,
+    *,
+    mode: str = "hybrid",
+) -> list[Hit]:
+    """The k best chunks the user may read. filters: {"source_ids": [...]} narrows the
+    sources; mode "dense" or "sparse" is for the evaluation bench."""
+    query = (query or "").strip()
+    if not query or k <= 0:
+        return []
+    source_ids = readable_source_ids(user)
+    wanted = (filters or {}).get("source_ids")
+    if wanted:
+        source_ids = [s for s in source_ids if s in {int(x) for x in wanted}]
+    if not source_ids:
+        return []
+    active = Collection.objects.filter(state=Collection.State.ACTIVE).first()
+    if active is None:
+        return []
+    weighted, english = glossary.expand(query)
+    base_count = len(set(terms(query)))
+    dense_text = f"{query} ({', '.join(english)})" if english else query
+    qvec = get_embedder(active.model).encode([dense_text])[0]
+    candidates = max(k * 5, 40)
+    points = index.hybrid_query(
+        index.alias(),
+        qvec.tolist() if mode in ("hybrid", "dense") else None,
+        query_vector(weighted) if mode in ("hybrid", "sparse") else None,
+        access_filter(user, source_ids),
+        limit=candidates,
+    )
+    hits = []
+    for point in points:
+        vec = point.vector.get(index.DENSE) if isinstance(point.vector, dict) else None
+        cosine = float(np.dot(np.asarray(vec, dtype=np.float32), qvec)) if vec is not None else 0.0
+        text = str((point.payload or {}).get("text", ""))
+        hits.append(_hit(point, max(cosine, _lexical(weighted, base_count, text))))
+    hits = _rerank(query, hits)
+    per_doc: dict[tuple[int, str], int] = {}
+    out: list[Hit] = []
+    for hit in hits:
+        key = (hit.source_id, hit.document_id)
+        if per_doc.get(key, 0) >= MAX_PER_DOCUMENT:
+            continue
+        per_doc[key] = per_doc.get(key, 0) + 1
+        out.append(hit)
+        if len(out) >= k:
+            break
+    return out
+
+
+def _rerank(query: str, hits: list[Hit]) -> list[Hit]:
+    from apps.knowledge.embeddings import get_reranker
+
+    model = get_reranker()
+    if model is None or not hits:
+        return hits
+    scores = model.predict([(query, f"{h.title} {h.section}\n{h.text}") for h in hits])
+    for hit, score in zip(hits, scores, strict=True):
+        hit.score = float(score)
+    return sorted(hits, key=lambda h: h.score, reverse=True)
