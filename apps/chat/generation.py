@@ -308,7 +308,9 @@ async def control_channel() -> str:
         return _control[loop][0]
     layer = get_channel_layer()
     assert layer is not None
-    name = await layer.new_channel("chat.ctl.")
+    # The default prefix matters: channels_redis reads all of a process's own channels with one
+    # shared pop on that prefix; a channel under another prefix would compete for its lock.
+    name = await layer.new_channel()
     _control[loop] = (name, asyncio.create_task(_listen(layer, name)))
     return name
 

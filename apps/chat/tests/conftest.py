@@ -1,0 +1,118 @@
+"""Fixtures of the chat tests: sockets signed in as a user, the real vLLM server, clean state."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from asgiref.sync import SyncToAsync, sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connections
+from django.test import Client
+
+from apps.chat import dbthread, generation
+from apps.chat.models import Conversation, Message
+
+ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+
+
+def live_root() -> str:
+    entry = next(b for b in settings.LLM_BACKENDS if b["name"] == "cpu-live")
+    return str(entry["url"]).removesuffix("/v1")
+
+
+@pytest.fixture(scope="session")
+def vllm() -> str:
+    """The real dev model server; a missing one fails the test (run `make llm`)."""
+    if not any(b["name"] == "cpu-live" for b in settings.LLM_BACKENDS):
+        pytest.fail("LLM_BACKENDS lacks cpu-live: source deploy/dev/test.env")
+    root = live_root()
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{root}/health", timeout=2).status_code == 200:
+                return root
+        except httpx.HTTPError:
+            pass
+        time.sleep(3)
+    pytest.fail(f"no vLLM server answers at {root}: run `make llm`")
+
+
+@pytest.fixture(autouse=True)
+def _clean() -> Iterator[None]:
+    """Limits and backend state live in Redis; DB threads must let the test DB be dropped."""
+    cache.clear()
+    yield
+    cache.clear()
+    generation._running.clear()
+    dbthread.close_connections()
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+@pytest.fixture
+def short_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The dev model writes ~20 tokens/s on these CPUs: keep answers short to keep tests fast.
+    monkeypatch.setattr(generation, "MAX_TOKENS", 24)
+
+
+def _login(user: Any) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+async def cookie_for(user: Any) -> tuple[bytes, bytes]:
+    """The Cookie header of a browser signed in as `user`."""
+    return (b"cookie", f"sessionid={await sync_to_async(_login)(user)}".encode())
+
+
+async def open_socket(
+    conversation_id: int, cookie: tuple[bytes, bytes] | None, origin: tuple[bytes, bytes] = ORIGIN
+) -> tuple[WebsocketCommunicator, bool, Any]:
+    from portal.asgi import application
+
+    headers = [origin] + ([cookie] if cookie else [])
+    comm = WebsocketCommunicator(application, f"/ws/chat/{conversation_id}/", headers=headers)
+    connected, detail = await comm.connect(timeout=10)
+    return comm, connected, detail
+
+
+async def frames_until(
+    comm: WebsocketCommunicator, kind: str, timeout: float = 120, **match: Any
+) -> list[dict[str, Any]]:
+    """Every frame received up to and including the first of type `kind` matching `match`."""
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no {kind!r} frame within {timeout} s; got {seen[-5:]}")
+        try:
+            frame = await comm.receive_json_from(timeout=left)
+        except TimeoutError:
+            raise AssertionError(f"no {kind!r} frame within {timeout} s; got {seen[-5:]}") from None
+        seen.append(frame)
+        if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
+            return seen
+
+
+async def wait_for_status(message_id: int, timeout: float = 120) -> Message:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = await sync_to_async(Message.objects.get)(pk=message_id)
+        if message.status != Message.Status.STREAMING:
+            return message
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"answer {message_id} still streaming after {timeout} s")
+
+
+@pytest.fixture
+async def member_conversation(member: Any) -> AsyncIterator[Conversation]:
+    conv = await sync_to_async(Conversation.objects.create)(user=member, knowledge=False)
+    yield conv

@@ -1,0 +1,214 @@
+"""The chat websocket against the real vLLM server, real Redis and real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+
+from apps.chat import consumers
+from apps.chat.models import Conversation, Message
+from apps.chat.tests.conftest import (
+    cookie_for,
+    frames_until,
+    open_socket,
+    wait_for_status,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+
+QUESTION = "List three things to check when a Kubernetes pod restarts."
+
+
+def text_of(frames: list[dict[str, Any]], message_id: int) -> str:
+    """The answer as a browser rebuilds it: catch-up, then deltas in frame order, once each."""
+    text, seq = "", 0
+    for frame in frames:
+        if frame.get("message_id") != message_id:
+            continue
+        if frame["type"] == "catchup" and frame["seq"] >= seq:
+            text, seq = frame["text"], frame["seq"]
+        elif frame["type"] == "delta" and frame["seq"] == seq + 1:
+            text, seq = text + frame["text"], frame["seq"]
+        elif frame["type"] == "delta":
+            assert frame["seq"] <= seq, f"frame {frame['seq']} arrived after {seq}: a gap"
+    return text
+
+
+def answer_id(frames: list[dict[str, Any]]) -> int:
+    return next(
+        f["message_id"] for f in frames if f["type"] == "message" and f["role"] == "assistant"
+    )
+
+
+def running(root: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(httpx.get(f"{root}/metrics", timeout=5).text):
+        for sample in family.samples:
+            if sample.name == "vllm:num_requests_running":
+                total += sample.value
+    return total
+
+
+async def test_conversation_streams_tokens_and_stores_the_answer_with_metrics(
+    vllm: str, member, member_conversation: Conversation, short_answers: None
+) -> None:
+    comm, connected, _ = await open_socket(member_conversation.pk, await cookie_for(member))
+    assert connected
+    await comm.send_json_to({"type": "send", "text": QUESTION, "tier": "fast", "knowledge": False})
+    frames = await frames_until(comm, "done")
+    kinds = [f["type"] for f in frames]
+    assert kinds[:2] == ["message", "message"], kinds
+    assert kinds.count("delta") > 1, "the answer must arrive in more than one frame"
+    meta = next(f for f in frames if f["type"] == "meta")
+    assert meta["model"] == "gemma-3-270m" and meta["tier"] == "fast"
+    done = frames[-1]
+    mid = answer_id(frames)
+    answer = await sync_to_async(Message.objects.get)(pk=mid)
+    assert answer.status == Message.Status.COMPLETE and done["status"] == "complete"
+    assert answer.content == text_of(frames, mid) and answer.content.strip()
+    assert answer.model == "gemma-3-270m" and answer.backend in ("cpu-live", "cpu-heavy")
+    assert answer.ttft_s is not None and 0 < answer.ttft_s < 30
+    assert answer.completion_tokens and answer.completion_tokens > 1
+    assert answer.tokens_per_s and answer.tokens_per_s > 0
+    assert answer.prompt_tokens and answer.prompt_tokens > 5
+    assert "gemma-3-270m" in done["html"] and "TTFT" in done["html"]
+    question = await sync_to_async(Message.objects.get)(
+        conversation=member_conversation, role="user"
+    )
+    assert question.content == QUESTION
+    conv = await sync_to_async(Conversation.objects.get)(pk=member_conversation.pk)
+    assert conv.title.startswith("List three things")
+
+    # Regenerate answers the same question again; the first answer is kept but hidden.
+    await comm.send_json_to({"type": "regenerate", "tier": "fast", "knowledge": False})
+    again = await frames_until(comm, "done")
+    second = answer_id(again)
+    assert second != mid and (await wait_for_status(second)).status == Message.Status.COMPLETE
+    first = await sync_to_async(Message.objects.get)(pk=mid)
+    assert first.superseded
+    await comm.disconnect()
+
+
+async def test_stop_cancels_the_upstream_request(
+    vllm: str, member, member_conversation: Conversation
+) -> None:
+    comm, connected, _ = await open_socket(member_conversation.pk, await cookie_for(member))
+    assert connected
+    await comm.send_json_to({"type": "send", "text": QUESTION, "tier": "fast", "knowledge": False})
+    frames = await frames_until(comm, "delta", seq=2)
+    assert await asyncio.to_thread(running, vllm) >= 1
+    await comm.send_json_to({"type": "stop"})
+    frames += await frames_until(comm, "done", timeout=15)
+    stopped_at = time.monotonic()
+    assert frames[-1]["status"] == "interrupted"
+    # The model server stops generating too: its running count drops to zero at once.
+    while await asyncio.to_thread(running, vllm) > 0:
+        assert time.monotonic() - stopped_at < 5, "vLLM still runs the stopped request"
+        await asyncio.sleep(0.2)
+    answer = await sync_to_async(Message.objects.get)(pk=answer_id(frames))
+    assert answer.status == Message.Status.INTERRUPTED and answer.content
+    assert answer.content.startswith(text_of(frames, answer.pk))
+    assert "Остановлено" in frames[-1]["html"]  # said in the page's language
+    await comm.disconnect()
+
+
+async def test_closing_the_browser_does_not_stop_the_answer(
+    vllm: str, member, member_conversation: Conversation, short_answers: None
+) -> None:
+    comm, _, _ = await open_socket(member_conversation.pk, await cookie_for(member))
+    await comm.send_json_to({"type": "send", "text": QUESTION, "knowledge": False})
+    frames = await frames_until(comm, "delta", seq=1)
+    mid = answer_id(frames)
+    await comm.disconnect()
+    answer = await wait_for_status(mid)
+    assert answer.status == Message.Status.COMPLETE
+    assert len(answer.content) > len(text_of(frames, mid))
+    assert answer.completion_tokens and answer.completion_tokens > 1
+
+
+async def test_reopening_catches_up_and_keeps_streaming(
+    vllm: str, member, member_conversation: Conversation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apps.chat import generation
+
+    monkeypatch.setattr(generation, "MAX_TOKENS", 60)
+    cookie = await cookie_for(member)
+    first, _, _ = await open_socket(member_conversation.pk, cookie)
+    await first.send_json_to({"type": "send", "text": QUESTION, "knowledge": False})
+    before = await frames_until(first, "delta", seq=3)
+    mid = answer_id(before)
+    await first.disconnect()
+    await asyncio.sleep(0.5)  # tokens keep coming meanwhile
+
+    second, connected, _ = await open_socket(member_conversation.pk, cookie)
+    assert connected
+    after = await frames_until(second, "done", message_id=mid)
+    catchup = after[0]
+    assert catchup["type"] == "catchup" and catchup["message_id"] == mid
+    assert catchup["text"].startswith(text_of(before, mid)) and catchup["seq"] >= 3
+    assert any(f["type"] == "delta" and f["seq"] > catchup["seq"] for f in after)
+    answer = await wait_for_status(mid)
+    assert text_of(after, mid) == answer.content  # nothing lost, nothing repeated
+    await second.disconnect()
+
+
+async def test_anonymous_and_other_users_are_refused(member, outsider) -> None:
+    conv = await sync_to_async(Conversation.objects.create)(user=member)
+    comm, connected, _ = await open_socket(conv.pk, None)
+    assert (await comm.receive_output(timeout=5))["code"] == consumers.CLOSE_UNAUTHENTICATED
+    comm, connected, _ = await open_socket(conv.pk, await cookie_for(outsider))
+    assert (await comm.receive_output(timeout=5))["code"] == consumers.CLOSE_NOT_FOUND
+    # A page from another site cannot open the socket even with the user's cookie.
+    comm, connected, _ = await open_socket(
+        conv.pk, await cookie_for(member), origin=(b"origin", b"https://evil.example")
+    )
+    assert not connected
+
+
+async def test_limits_answer_with_a_clear_message(
+    vllm: str, member, member_conversation: Conversation, settings: Any
+) -> None:
+    settings.CHAT_MAX_CONCURRENT_STREAMS = 1
+    settings.CHAT_MESSAGES_PER_MINUTE = 3
+    other = await sync_to_async(Conversation.objects.create)(user=member, knowledge=False)
+    cookie = await cookie_for(member)
+    one, _, _ = await open_socket(member_conversation.pk, cookie)
+    two, _, _ = await open_socket(other.pk, cookie)
+    await one.send_json_to({"type": "send", "text": QUESTION, "knowledge": False})
+    await frames_until(one, "delta", seq=1)
+    await two.send_json_to({"type": "send", "text": "And nodes?", "knowledge": False})
+    busy = await frames_until(two, "error")
+    assert busy[-1]["code"] == "too_many_streams"
+    assert "уже пишется" in busy[-1]["message"]
+    await two.send_json_to({"type": "send", "text": "And disks?", "knowledge": False})
+    await frames_until(two, "error", code="too_many_streams")
+    await two.send_json_to({"type": "send", "text": "And network?", "knowledge": False})
+    limited = await frames_until(two, "error")
+    assert limited[-1]["code"] == "rate_limited" and "в минуту" in limited[-1]["message"]
+    await one.send_json_to({"type": "stop"})
+    await frames_until(one, "done")
+    await one.disconnect()
+    await two.disconnect()
+
+
+async def test_heartbeat_and_unknown_events(
+    member, member_conversation: Conversation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumers, "HEARTBEAT_SECONDS", 0.2)
+    comm, _, _ = await open_socket(member_conversation.pk, await cookie_for(member))
+    assert (await comm.receive_json_from(timeout=3))["type"] == "ping"
+    await comm.send_json_to({"type": "pong"})
+    await comm.send_json_to({"type": "explode"})
+    error = await frames_until(comm, "error", timeout=5)
+    assert error[-1]["code"] == "bad_event"
+    await comm.send_json_to({"type": "send", "text": "   "})
+    empty = await frames_until(comm, "error", timeout=5)
+    assert empty[-1]["code"] == "invalid" and "пуст" in empty[-1]["message"]
+    await comm.disconnect()
