@@ -182,3 +182,23 @@ def test_console_page_is_admin_only(
 def test_console_nav_lists_cluster_for_admins(admin_client: Client) -> None:
     page = admin_client.get(reverse("console:index")).content.decode()
     assert reverse("cluster:index") in page and "Кластер" in page
+
+
+def test_grafana_dashboard_queries_parse_in_real_prometheus(prometheus: str) -> None:
+    """Every PromQL of deploy/grafana/ is valid for the Prometheus the tests run."""
+    from pathlib import Path
+
+    board = json.loads(
+        (
+            Path(__file__).resolve().parents[3] / "deploy/grafana/opsdesk-llm-cluster.json"
+        ).read_text()
+    )
+    exprs = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
+    assert len(exprs) > 15
+    with httpx.Client(timeout=5) as http:
+        for expr in exprs:
+            concrete = (
+                expr.replace("$job", "vllm").replace("$instance", ".*").replace("$model", ".*")
+            )
+            body = http.get(f"{prometheus}/api/v1/query", params={"query": concrete}).json()
+            assert body["status"] == "success", (expr, body)
