@@ -35,9 +35,10 @@
     return v.toFixed(v >= 1 ? 1 : 2);
   }
 
-  function timeLabel(t) {
+  function timeLabel(t, seconds) {
     var d = new Date(t * 1000);
-    return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2);
+    var two = function (n) { return ("0" + n).slice(-2); };
+    return two(d.getHours()) + ":" + two(d.getMinutes()) + (seconds ? ":" + two(d.getSeconds()) : "");
   }
 
   function frame(container, title) {
@@ -103,7 +104,7 @@
     }
     ticks.forEach(function (xv) {
       svg.appendChild(el("text", { x: tx(xv), y: H - M.b + 16, class: "cap-tick", "text-anchor": "middle" },
-        scale === "time" ? timeLabel(xv) : fmt(xv)));
+        scale === "time" ? timeLabel(xv, x1 - x0 < 600) : fmt(xv)));
     });
     if (o.xLabel) svg.appendChild(el("text", { x: (M.l + W - M.r) / 2, y: H - 8, class: "cap-label", "text-anchor": "middle" }, o.xLabel));
     if (o.yLabel) svg.appendChild(el("text", { x: 12, y: (M.t + H - M.b) / 2, class: "cap-label", "text-anchor": "middle",
