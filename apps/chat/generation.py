@@ -41,6 +41,9 @@ BATCH_SECONDS = 0.02
 BATCH_PER_STREAM = 0.0015
 MAX_BATCH_SECONDS = 0.25
 MAX_TOKENS = 1024
+# Chunks put into the prompt: four ~250-token chunks leave room for the answer even in the
+# 2,048-token context of the small dev model.
+KNOWLEDGE_HITS = 4
 
 STOPPED = gettext_noop("Stopped by the user.")
 FAILED = gettext_noop("The answer could not be generated.")
@@ -170,7 +173,7 @@ class Generation:
         if knowledge is None:
             return [*history, {"role": "user", "content": question}], []
         search, prompting = knowledge
-        hits = await dbthread.run(search, self.user, question)
+        hits = await dbthread.run(search, self.user, question, KNOWLEDGE_HITS)
         messages = prompting.grounded_messages(question, hits, history=history)
         return messages, list(prompting.citations(hits)) if hits else []
 

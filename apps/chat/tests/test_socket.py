@@ -78,7 +78,7 @@ async def test_conversation_streams_tokens_and_stores_the_answer_with_metrics(
     assert answer.completion_tokens and answer.completion_tokens > 1
     assert answer.tokens_per_s and answer.tokens_per_s > 0
     assert answer.prompt_tokens and answer.prompt_tokens > 5
-    assert "gemma-3-270m" in done["html"] and "TTFT" in done["html"]
+    assert "gemma-3-270m" in done["html"] and "Первый токен" in done["html"]
     question = await sync_to_async(Message.objects.get)(
         conversation=member_conversation, role="user"
     )
@@ -191,7 +191,7 @@ async def test_limits_answer_with_a_clear_message(
     await frames_until(two, "error", code="too_many_streams")
     await two.send_json_to({"type": "send", "text": "And network?", "knowledge": False})
     limited = await frames_until(two, "error")
-    assert limited[-1]["code"] == "rate_limited" and "в минуту" in limited[-1]["message"]
+    assert limited[-1]["code"] == "rate_limited" and "за минуту" in limited[-1]["message"]
     await one.send_json_to({"type": "stop"})
     await frames_until(one, "done")
     await one.disconnect()
