@@ -176,3 +176,48 @@ async def test_unknown_tier_is_a_clear_failure() -> None:
     events = await _collect(tier="huge")
     assert len(events) == 1 and events[0]["type"] == "end"
     assert events[0]["outcome"] == "failed" and "unknown tier 'huge'" in events[0]["error"]
+
+
+async def test_connection_lost_mid_answer_ends_interrupted(vllm: str) -> None:
+    """A replica whose connection drops after a few tokens: the partial answer is marked."""
+    host, port = vllm.removeprefix("http://").split(":")
+    cut_after = 1200  # response bytes: the headers and a few SSE chunks
+
+    async def relay(client_reader, client_writer) -> None:  # type: ignore[no-untyped-def]
+        server_reader, server_writer = await asyncio.open_connection(host, int(port))
+
+        async def upstream() -> None:
+            while data := await client_reader.read(65536):
+                server_writer.write(data)
+                await server_writer.drain()
+
+        pump = asyncio.create_task(upstream())
+        sent = 0
+        while sent < cut_after and (data := await server_reader.read(200)):
+            client_writer.write(data)
+            await client_writer.drain()
+            sent += len(data)
+        pump.cancel()
+        for writer in (client_writer, server_writer):
+            writer.transport.abort()
+
+    proxy = await asyncio.start_server(relay, "127.0.0.1", 0)
+    proxy_port = proxy.sockets[0].getsockname()[1]
+    await sync_to_async(sync_from_settings)()
+    await Backend.objects.filter(tier="heavy").aupdate(enabled=False)
+    await Backend.objects.acreate(
+        name="flaky-heavy",
+        url=f"http://127.0.0.1:{proxy_port}/v1",
+        model="gemma-3-270m",
+        tier="heavy",
+    )
+    try:
+        events = await _collect(tier="heavy", max_tokens=300)
+    finally:
+        proxy.close()
+    start, *tokens, end = events
+    assert start["backend"] == "flaky-heavy" and tokens
+    assert end["outcome"] == "interrupted", end
+    assert end["error"].startswith("flaky-heavy stopped mid-answer: connection lost: ")
+    row = await LLMCall.objects.aget(pk=end["call_id"])
+    assert row.outcome == "interrupted" and row.completion_tokens == len(tokens)
