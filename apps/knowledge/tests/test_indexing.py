@@ -1,0 +1,186 @@
+"""Indexing: incremental, idempotent after a kill, per-document errors that do not stop a job."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from qdrant_client import QdrantClient
+
+from apps.knowledge import index
+from apps.knowledge.models import Document, IndexJob, Source
+from apps.knowledge.tests.conftest import chunks_of
+
+ROOT = Path(settings.BASE_DIR)
+WORDS = [
+    "pod",
+    "node",
+    "restart",
+    "memory",
+    "disk",
+    "inode",
+    "queue",
+    "consumer",
+    "replica",
+    "failover",
+    "certificate",
+    "ingress",
+    "latency",
+    "alert",
+    "backlog",
+    "snapshot",
+    "shard",
+    "cluster",
+    "rollout",
+    "probe",
+    "volume",
+    "eviction",
+    "timeout",
+]
+
+
+def write_docs(folder: Path, count: int, paragraphs: int = 4, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(count):
+        body = [f"# Runbook {n}\n"]
+        for p in range(paragraphs):
+            body.append(
+                f"## Step {p}\n\n" + " ".join(rng.choice(WORDS) for _ in range(180)) + ".\n"
+            )
+        (folder / f"doc{n:03}.md").write_text("\n".join(body))
+
+
+@pytest.mark.django_db
+def test_incremental_sync_skips_unchanged_reindexes_changed_removes_deleted(
+    tmp_path: Path, ingest
+) -> None:
+    write_docs(tmp_path, 5)
+    job = ingest(tmp_path, "incremental")
+    source = Source.objects.get(name="incremental")
+    assert job.state == IndexJob.State.DONE and job.docs_total == 5 and job.docs_skipped == 0
+    total = sum(d.chunk_count for d in source.documents.all())
+    assert total == job.chunks_done == chunks_of(source) > 5
+    assert job.throughput > 0
+
+    again = ingest(tmp_path, "incremental")
+    assert again.docs_skipped == 5 and again.chunks_done == 0
+    assert chunks_of(source) == total
+
+    # Same content, new mtime: read and hashed, but not re-embedded.
+    os.utime(tmp_path / "doc000.md", (time.time() + 5, time.time() + 5))
+    (tmp_path / "doc001.md").write_text("# Short now\n\nOnly one small paragraph about pods.\n")
+    (tmp_path / "doc002.md").unlink()
+    third = ingest(tmp_path, "incremental")
+    assert third.docs_total == 4 and third.docs_skipped == 3 and third.docs_removed == 1
+    assert not source.documents.filter(external_id="doc002.md").exists()
+    short = source.documents.get(external_id="doc001.md")
+    assert short.chunk_count == 1 and short.title == "Short now"
+    expected = sum(d.chunk_count for d in source.documents.all())
+    assert chunks_of(source) == expected  # the old chunks of doc001 and doc002 are gone
+
+
+@pytest.mark.django_db
+def test_bad_files_get_per_document_errors_and_the_job_goes_on(tmp_path: Path, ingest) -> None:
+    write_docs(tmp_path, 2)
+    (tmp_path / "empty.txt").write_bytes(b"")
+    rng = random.Random(1)
+    (tmp_path / "junk.md").write_bytes(bytes(rng.randrange(256) for _ in range(20000)))
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ngarbage")
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 definitely not a zip archive")
+    huge = tmp_path / "huge.txt"
+    with open(huge, "wb") as f:  # a sparse 200 MB file: costs no disk, and must not be read
+        f.truncate(200 * 1024 * 1024)
+    job = ingest(tmp_path, "with-errors")
+    assert job.state == IndexJob.State.DONE
+    errors = {e["path"]: e["error"] for e in job.errors}
+    assert "empty" in errors["empty.txt"], errors
+    assert "binary" in errors.get("junk.md", ""), errors
+    assert "PDF" in errors["broken.pdf"]
+    assert "DOCX" in errors["broken.docx"]
+    assert "200 MB" in errors["huge.txt"] and "limit" in errors["huge.txt"]
+    source = Source.objects.get(name="with-errors")
+    good = source.documents.filter(error="")
+    assert good.count() == 2 and all(d.chunk_count > 0 for d in good)
+    assert chunks_of(source) == sum(d.chunk_count for d in good)
+
+
+def _count_by_doc(path: str, collection: str) -> dict[str, int]:
+    qc = QdrantClient(path=path)
+    try:
+        counts: dict[str, int] = {}
+        offset = None
+        while True:
+            points, offset = qc.scroll(
+                collection, limit=1000, offset=offset, with_payload=["doc", "chunk_index"]
+            )
+            for p in points:
+                key = str((p.payload or {})["doc"])
+                counts[key] = counts.get(key, 0) + 1
+            if offset is None:
+                return counts
+    finally:
+        qc.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_killed_run_rerun_leaves_exactly_the_right_chunks(tmp_path: Path) -> None:
+    """A real `knowledge ingest` in another process is killed mid-way, then run again."""
+    docs = tmp_path / "docs"
+    write_docs(docs, 60, paragraphs=5, seed=7)
+    qdrant_dir = tmp_path / "qdrant"  # its own directory: the test process holds the other
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "QDRANT_PATH": str(qdrant_dir),
+        "QDRANT_URL": "",
+        "PYTHONPATH": str(ROOT),
+    }
+    cmd = [
+        sys.executable,
+        str(ROOT / "manage.py"),
+        "knowledge",
+        "ingest",
+        str(docs),
+        "--source",
+        "killed",
+    ]
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        job = IndexJob.objects.filter(source__name="killed").first()
+        if job and job.chunks_done >= 40:
+            break
+        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    job = IndexJob.objects.get(source__name="killed")
+    assert job.state == IndexJob.State.RUNNING and 0 < job.docs_done < 60  # really halfway
+    partial = Document.objects.filter(source__name="killed").count()
+    assert partial < 60
+
+    # Make the killed job look stale at once instead of waiting for its heartbeat to age.
+    IndexJob.objects.filter(pk=job.pk).update(heartbeat=job.created - timedelta(minutes=10))
+    rerun = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    source = Source.objects.get(name="killed")
+    documents = {
+        index.doc_key(source.pk, d.external_id): d.chunk_count for d in source.documents.all()
+    }
+    assert len(documents) == 60
+    collection = IndexJob.objects.filter(source=source, state=IndexJob.State.DONE).get().collection
+    assert _count_by_doc(str(qdrant_dir), collection) == documents  # no duplicates, none missing
+    assert IndexJob.objects.get(pk=job.pk).state == IndexJob.State.FAILED  # marked interrupted
