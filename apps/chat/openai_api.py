@@ -9,6 +9,7 @@ token (`Authorization: Bearer odk_...`) and get the portal's routing, failover a
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncGenerator
@@ -28,8 +29,12 @@ from apps.inference import backends, client
 from apps.inference.backends import TIERS
 
 app_name = "openai"
+log = logging.getLogger(__name__)
 
 TIER_ALIASES = ("auto", *TIERS)
+# Answers from the knowledge base with citations; for tools that can only pick a model name.
+KNOWLEDGE_MODEL = "knowledge"
+KNOWLEDGE_HITS = 4  # as the chat page: enough context, and it fits small models' windows
 MAX_TOKENS_LIMIT = 4096
 DEFAULT_MAX_TOKENS = 512
 ROLES = ("system", "user", "assistant")
@@ -133,6 +138,8 @@ def _tier_for_model(model: str) -> str:
     """A tier alias as is; a served model name -> the tier serving it ("auto" if both do)."""
     if model in TIER_ALIASES:
         return model
+    if model == KNOWLEDGE_MODEL:
+        return "auto"
     tiers = {b.tier for b in backends.load(enabled_only=True) if b.model == model}
     if not tiers:
         raise ApiError(
@@ -142,6 +149,32 @@ def _tier_for_model(model: str) -> str:
             code="model_not_found",
         )
     return tiers.pop() if len(tiers) == 1 else "auto"
+
+
+def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise ApiError(400, f"'{name}' must be true or false.", param=name)
+    return value
+
+
+def _grounded(
+    user: Any, messages: list[dict[str, str]]
+) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+    """The knowledge app's prompt for the last user message, and the sources it cites.
+
+    The client's own system messages are left out: the grounding rules (answer from the
+    numbered sources, treat them as data) must be the only instructions.
+    """
+    from apps.knowledge import prompting, retrieval
+
+    last = max(i for i, m in enumerate(messages) if m["role"] == "user")
+    question = messages[last]["content"]
+    history = [m for m in messages[:last] if m["role"] in ("user", "assistant")]
+    hits = retrieval.search(user, question, KNOWLEDGE_HITS)
+    if not retrieval.is_relevant(hits):
+        hits = []  # cite nothing rather than unrelated text
+    return prompting.grounded_messages(question, hits, history=history), prompting.citations(hits)
 
 
 def _parse(request: HttpRequest) -> dict[str, Any]:
@@ -172,6 +205,7 @@ def _parse(request: HttpRequest) -> dict[str, Any]:
             _number({"max_tokens": limit}, "max_tokens", DEFAULT_MAX_TOKENS, 1, MAX_TOKENS_LIMIT)
         ),
         "temperature": float(_number(body, "temperature", 0.2, 0, 2)),
+        "knowledge": _flag(body, "x_opsdesk_knowledge", default=model == KNOWLEDGE_MODEL),
     }
 
 
@@ -263,6 +297,9 @@ async def _stream_body(
                     # A comment line: SSE parsers skip it, so strict OpenAI clients are safe.
                     gateway = json.dumps(_gateway(event, start["fell_back"]))
                     yield f": x_opsdesk {gateway}\n\n".encode()
+                    if params["knowledge"]:
+                        sources = json.dumps(params["citations"], ensure_ascii=False)
+                        yield f": x_opsdesk_citations {sources}\n\n".encode()
             yield _sse("[DONE]")
     finally:
         await release.release()
@@ -321,8 +358,19 @@ async def chat_completions(request: HttpRequest) -> HttpResponse | StreamingHttp
         slot = await _take_slot(user)
     except ApiError as error:
         return error.response()
+    messages: list[dict[str, str]] = params["messages"]
+    citations: list[dict[str, Any]] = []
+    if params["knowledge"]:
+        try:
+            messages, citations = await sync_to_async(_grounded)(user, messages)
+        except Exception:
+            log.exception("knowledge search failed for an API call")
+            await slot.release()
+            message = "The knowledge base cannot be searched right now; retry, or ask without it."
+            return ApiError(503, message, kind="server_error").response()
+    params["citations"] = citations
     events = client.stream(
-        params["messages"],
+        messages,
         tier=tier,
         user=user,
         purpose="api",
@@ -373,6 +421,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse | StreamingHttp
             ],
             "usage": _usage(end),
             "x_opsdesk": _gateway(end, first["fell_back"]),
+            "x_opsdesk_citations": citations,
         }
     )
 
@@ -382,6 +431,7 @@ def _model_list() -> list[dict[str, Any]]:
     for backend in backends.load(enabled_only=True):
         served.setdefault(backend.model, set()).add(backend.tier)
     entries = [{"id": alias, "x_opsdesk_tiers": [alias]} for alias in TIER_ALIASES]
+    entries.append({"id": KNOWLEDGE_MODEL, "x_opsdesk_tiers": ["auto"]})
     entries += [{"id": name, "x_opsdesk_tiers": sorted(t)} for name, t in sorted(served.items())]
     return [{"object": "model", "created": 0, "owned_by": "opsdesk", **e} for e in entries]
 

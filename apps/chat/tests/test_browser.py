@@ -1,0 +1,127 @@
+"""In a real browser: sign in, ask, and watch the answer grow, against a real uvicorn portal.
+
+Debian's Chromium (installed by `make test` through deploy/dev/system-packages.sh) is driven by
+Playwright; no browser is ever downloaded. A screenshot is kept under var/ for humans.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+
+from apps.chat.models import Message
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[3]
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def portal(transactional_db: None, vllm: str) -> Iterator[str]:
+    """The portal under uvicorn, as in production, on the test database."""
+    db = settings.DATABASES["default"]
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "portal.settings"}
+    log = open(Path(settings.VAR_DIR) / "browser-portal.log", "w")  # noqa: SIM115
+    command = [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--port", str(port)]
+    server = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--ws", "auto", "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the portal did not start; see {log.name}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+
+
+def test_sign_in_ask_and_watch_the_answer_grow(portal: str, member) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium "
+            "(`make system-packages` or `bash deploy/dev/system-packages.sh`)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    shot = Path(settings.VAR_DIR) / "chat-browser.png"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{portal}/chat/")
+            assert "/accounts/login/" in page.url  # anonymous: the login page first
+            page.fill("input[name=username]", "member")
+            page.fill("input[name=password]", "member-pass-123")
+            with page.expect_navigation():
+                page.click("main button[type=submit]")
+            assert page.url == f"{portal}/chat/", (page.url, page.inner_text("main")[:500])
+            assert page.locator("text=Новый разговор").is_visible()
+
+            page.fill("#composer-text", "How do I find why a Kubernetes pod restarts?")
+            page.keyboard.press("Enter")
+            answer = page.locator(".msg-assistant .answer").first
+            answer.wait_for(timeout=30_000)
+            # The answer grows while the model writes: sample its length over a few seconds.
+            lengths: list[int] = []
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and len(set(lengths)) < 4:
+                text = answer.inner_text(timeout=5_000)
+                if not lengths or len(text) != lengths[-1]:
+                    lengths.append(len(text))
+                page.wait_for_timeout(150)
+            growing = [b > a for a, b in zip(lengths, lengths[1:], strict=False)]
+            assert len(lengths) >= 4 and all(growing), f"answer lengths seen: {lengths}"
+            assert "/chat/" in page.url and page.url.rstrip("/").split("/")[-1].isdigit()
+            assert page.locator(".conv.current").count() == 1  # the sidebar lists it
+
+            page.screenshot(path=str(shot), full_page=True)
+            # Stop ends it; the page swaps in the final block with its metrics.
+            page.click("#btn-stop")
+            page.locator('.msg-assistant[data-status="interrupted"]').wait_for(timeout=20_000)
+            assert page.locator(".msg-assistant .msg-meta").inner_text().count("gemma-3-270m")
+        finally:
+            browser.close()
+    stored = Message.objects.get(role="assistant")
+    assert stored.status == Message.Status.INTERRUPTED and len(stored.content) >= lengths[-1] - 5
+    assert shot.exists() and shot.stat().st_size > 10_000
