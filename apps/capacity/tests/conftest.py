@@ -76,7 +76,8 @@ def portal_server(django_db_setup, django_db_blocker, tmp_path_factory) -> Itera
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         # This test process polls (poller.poll_now) so each test controls when state changes.
         LLM_POLL_IN_WEB="false",
-        OPSDESK_VAR=str(tmp_path_factory.mktemp("portal-var")),
+        # The same var/ as this process: it holds the collected static files pages refer to.
+        OPSDESK_VAR=str(settings.VAR_DIR),
         SECRET_KEY=settings.SECRET_KEY,
     )
     log = open(tmp_path_factory.mktemp("portal-log") / "uvicorn.log", "w")  # noqa: SIM115

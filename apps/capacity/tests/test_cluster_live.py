@@ -202,3 +202,49 @@ def test_grafana_dashboard_queries_parse_in_real_prometheus(prometheus: str) -> 
             )
             body = http.get(f"{prometheus}/api/v1/query", params={"query": concrete}).json()
             assert body["status"] == "success", (expr, body)
+
+
+def test_browser_sees_charts_and_live_updates(vllm: str, portal_server: str, admin_user) -> None:
+    """In a real browser (Chromium): the charts are drawn from the points, and the live part
+    refreshes by itself without a page reload."""
+    from playwright.sync_api import sync_playwright
+
+    admin_user.set_password("cluster-pass-123")
+    admin_user.save(update_fields=["password"])
+    poller.poll_now()
+    time.sleep(1.2)
+    poller.poll_now()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page()
+        page.goto(f"{portal_server}/accounts/login/?next=/admin-console/cluster/")
+        page.fill("input[name=username]", admin_user.get_username())
+        page.fill("input[name=password]", "cluster-pass-123")
+        with page.expect_navigation():
+            page.click("main button[type=submit]")
+        assert page.url.endswith("/admin-console/cluster/")
+        first = page.get_attribute("#cluster-live", "data-updated")
+        page.wait_for_selector(
+            "#cluster-charts figure[data-panel=running] path.cap-line", state="attached"
+        )
+        points = page.get_attribute(
+            "#cluster-charts figure[data-panel=running] path[data-series=cpu-live]", "data-points"
+        )
+        assert points is not None and int(points) >= 2
+        assert page.locator('article[data-backend="dead-fast"].bad').count() == 1
+        page.evaluate("window.__marker = 1")  # gone if the page reloads
+        # Playwright keeps an event loop in this thread; poll from another one.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(poller.poll_now).result()
+        page.wait_for_function(
+            f"document.getElementById('cluster-live').dataset.updated !== '{first}'",
+            timeout=15000,
+        )
+        assert page.evaluate("window.__marker") == 1
+        page.wait_for_selector(
+            "#cluster-charts figure[data-panel=running] path.cap-line", state="attached"
+        )
+        browser.close()
