@@ -134,7 +134,7 @@ async def test_models_lists_tiers_and_served_models(token: tuple[User, str]) -> 
     response = await AsyncClient().get("/v1/models", headers=_auth(raw))
     assert response.status_code == 200
     ids = [m["id"] for m in response.json()["data"]]
-    assert ids == ["auto", "fast", "heavy", "gemma-3-270m"]
+    assert ids == ["auto", "fast", "heavy", "knowledge", "gemma-3-270m"]
     gemma = response.json()["data"][-1]
     assert gemma["object"] == "model" and gemma["x_opsdesk_tiers"] == ["fast", "heavy"]
 
@@ -271,3 +271,65 @@ async def test_openai_client_streams_through_the_portal(
     with pytest.raises(openai.AuthenticationError):
         await api.chat.completions.create(model="auto", messages=messages)
     await api.close()
+
+
+@pytest.fixture
+def knowledge_base(tmp_path: Path, settings: Any, admin_user: User) -> Iterator[None]:
+    """Two indexed sources in a Qdrant of this test's own: one for everyone, one for secops."""
+    from apps.knowledge import actions, index
+
+    index.close()
+    settings.QDRANT_URL = ""
+    settings.QDRANT_PATH = str(tmp_path / "qdrant")
+    settings.KNOWLEDGE_JOBS_INLINE = True
+    public, secret = tmp_path / "runbooks", tmp_path / "secops"
+    public.mkdir()
+    secret.mkdir()
+    (public / "kafka-lag.md").write_text(
+        "# Kafka consumer lag\n\n## Fixing lag on the billing topic\n\n"
+        "When the billing-sink consumer group lags on the billing topic, restart it with "
+        "`kubectl rollout restart deploy/billing-sink -n billing`, then watch the lag with "
+        "`kafka-consumer-groups --describe --group billing-sink`.\n"
+    )
+    (secret / "break-glass.md").write_text(
+        "# Break-glass access for Kafka\n\n## Consumer lag emergencies\n\n"
+        "For Kafka consumer lag on the billing topic that restarts do not fix, the secops "
+        "break-glass account kafka-root may reset offsets.\n"
+    )
+    actions.ingest_directory(admin_user, public, "runbooks", [])
+    actions.ingest_directory(admin_user, secret, "secops-only", ["secops"])
+    yield
+    index.close()
+
+
+QUESTION = [{"role": "user", "content": "How do I fix Kafka consumer lag on the billing topic?"}]
+
+
+async def test_knowledge_answers_cite_only_readable_sources(
+    vllm: str, knowledge_base: None, token: tuple[User, str]
+) -> None:
+    _user, raw = token
+    body = {"messages": QUESTION, "x_opsdesk_knowledge": True, "max_tokens": 24}
+    response = await _post(raw, {**body, "model": "fast"})
+    assert response.status_code == 200, response.content
+    citations = response.json()["x_opsdesk_citations"]
+    assert [c["title"] for c in citations] == ["Kafka consumer lag"]
+    assert citations[0]["n"] == 1 and citations[0]["source"] == "runbooks"
+
+    streamed = await _post(raw, {**body, "model": "knowledge", "stream": True})
+    assert streamed.status_code == 200
+    text = b"".join([part async for part in streamed.streaming_content]).decode()
+    events = [e for e in text.split("\n\n") if e]
+    assert events[-1] == "data: [DONE]"
+    line = next(e for e in events if e.startswith(": x_opsdesk_citations "))
+    sources = json.loads(line.removeprefix(": x_opsdesk_citations "))
+    assert [c["title"] for c in sources] == ["Kafka consumer lag"]
+    assert "kafka-root" not in text and "Break-glass" not in text
+
+
+async def test_without_knowledge_nothing_is_retrieved(vllm: str, token: tuple[User, str]) -> None:
+    _user, raw = token
+    response = await _post(raw, {"model": "fast", "messages": QUESTION, "max_tokens": 4})
+    assert response.status_code == 200 and response.json()["x_opsdesk_citations"] == []
+    bad = await _post(raw, {"messages": QUESTION, "x_opsdesk_knowledge": "yes"})
+    assert bad.status_code == 400 and _error(bad)["param"] == "x_opsdesk_knowledge"
