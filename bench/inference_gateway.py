@@ -9,12 +9,13 @@ at a fixed rate), points one backend at it, then measures:
 2. 1, 10 and 100 concurrent `client.stream()` calls: tokens/s per stream and in total, CPU
    seconds of this process per 1,000 tokens, and that every token arrived once, in order.
 
-Needs a migrated database and Redis (the gateway's real dependencies), e.g.:
+It never touches the portal's own database: it migrates and uses BENCH_DATABASE_URL (a
+scratch database; default a throwaway SQLite file), and REDIS_URL under a key prefix of its
+own. E.g., with PostgreSQL as in production:
 
-    set -a; . deploy/dev/test.env; set +a
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/opsdesk_inference \\
-    REDIS_URL=redis://127.0.0.1:6379/11 OPSDESK_VAR=$PWD/var/bench \\
-    .venv/bin/python bench/inference_gateway.py
+    createdb -h 127.0.0.1 -U postgres opsdesk_bench
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/opsdesk_bench \\
+    REDIS_URL=redis://127.0.0.1:6379/11 .venv/bin/python bench/inference_gateway.py
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any, cast
 
@@ -66,11 +69,12 @@ async def _ttft_pairs(url: str, pairs: int) -> tuple[list[float], list[float]]:
                 break
         await stream.close()
         t0 = time.perf_counter()
-        async for event in client.stream(messages, tier="fast", max_tokens=5, purpose="bench"):
-            if event["type"] == "token":
-                gateway.append(time.perf_counter() - t0)
-                break
-        await asyncio.sleep(0.05)  # let the closed call record itself before the next pair
+        events = client.stream(messages, tier="fast", max_tokens=5, purpose="bench")
+        async with aclosing(events):  # closing records the call before the next pair
+            async for event in events:
+                if event["type"] == "token":
+                    gateway.append(time.perf_counter() - t0)
+                    break
     await direct_api.close()
     return direct, gateway
 
@@ -118,6 +122,12 @@ async def main(args: argparse.Namespace) -> None:
     os.environ["LLM_BACKENDS"] = json.dumps(
         [{"name": "synthetic", "url": url, "model": "synthetic", "tier": "fast"}]
     )
+    scratch = tempfile.mkdtemp(prefix="opsdesk-bench-")
+    os.environ["DATABASE_URL"] = os.environ.get(
+        "BENCH_DATABASE_URL", f"sqlite:///{scratch}/bench.sqlite3"
+    )
+    os.environ["OPSDESK_VAR"] = scratch
+    os.environ["CACHE_PREFIX"] = f"opsdesk-bench-{os.getpid()}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     source = subprocess.Popen(
         [
@@ -136,16 +146,18 @@ async def main(args: argparse.Namespace) -> None:
     try:
         django.setup()
         from asgiref.sync import sync_to_async
-        from django.core.cache import cache
+        from django.conf import settings
         from django.core.management import call_command
 
         from apps.inference.backends import sync_from_settings
         from apps.inference.models import Backend
 
+        print(f"database: {settings.DATABASES['default']['ENGINE']}, redis: {settings.REDIS_URL}")
         await sync_to_async(call_command)("migrate", verbosity=0)
-        await sync_to_async(lambda: Backend.objects.exclude(name="synthetic").delete())()
         await sync_to_async(sync_from_settings)()
-        await sync_to_async(cache.clear)()
+        others = await Backend.objects.exclude(name="synthetic").filter(enabled=True).acount()
+        if others:
+            raise SystemExit("BENCH_DATABASE_URL has other enabled backends: use a scratch one")
         await asyncio.sleep(1.5)  # the source's start-up
 
         direct, gateway = await _ttft_pairs(url, args.pairs)
