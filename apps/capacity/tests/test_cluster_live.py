@@ -204,6 +204,15 @@ def test_grafana_dashboard_queries_parse_in_real_prometheus(prometheus: str) -> 
             assert body["status"] == "success", (expr, body)
 
 
+def _poll_and_close() -> None:
+    from django.db import connections
+
+    try:
+        poller.poll_now()
+    finally:
+        connections.close_all()  # this thread's connection, or the test database stays in use
+
+
 def test_browser_sees_charts_and_live_updates(vllm: str, portal_server: str, admin_user) -> None:
     """In a real browser (Chromium): the charts are drawn from the points, and the live part
     refreshes by itself without a page reload."""
@@ -238,7 +247,7 @@ def test_browser_sees_charts_and_live_updates(vllm: str, portal_server: str, adm
         page.evaluate("window.__marker = 1")  # gone if the page reloads
         # Playwright keeps an event loop in this thread; poll from another one.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pool.submit(poller.poll_now).result()
+            pool.submit(_poll_and_close).result()
         page.wait_for_function(
             f"document.getElementById('cluster-live').dataset.updated !== '{first}'",
             timeout=15000,
