@@ -410,7 +410,14 @@ def llm_models() -> list[ModelSpec]:
 
 
 class CatalogError(ValueError):
-    """An unknown name or a malformed custom entry; the message says which and why."""
+    """An unknown name or a malformed custom entry; the message says which and why.
+
+    `code` and `params` let a page word the same error in the reader's language."""
+
+    def __init__(self, message: str, code: str = "", **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 def model(key: str) -> ModelSpec:
@@ -446,33 +453,46 @@ _MODEL_REQUIRED = (
 def _positive_int(data: dict[str, object], name: str, default: int | None = None) -> int:
     raw = data.get(name, default)
     if raw is None:
-        raise CatalogError(f"custom model: {name} is required")
+        raise CatalogError(f"custom model: {name} is required", "required", name=name)
     # bool is an int in Python; true/false in JSON is a mistake here, not 1/0.
     if isinstance(raw, bool) or not isinstance(raw, int | float) or raw != int(raw):
-        raise CatalogError(f"custom model: {name} must be a whole number, got {raw!r}")
+        raise CatalogError(
+            f"custom model: {name} must be a whole number, got {raw!r}", "whole", name=name
+        )
     if int(raw) < 0 or (int(raw) == 0 and default is None):
-        raise CatalogError(f"custom model: {name} must be positive, got {raw!r}")
+        raise CatalogError(
+            f"custom model: {name} must be positive, got {raw!r}", "positive", name=name
+        )
     return int(raw)
 
 
 def custom_model(data: object, name: str = "custom") -> ModelSpec:
     """A model from a config.json-like object (the CLI's --model-json, the form's fields)."""
     if not isinstance(data, dict):
-        raise CatalogError("custom model: expected a JSON object")
+        raise CatalogError("custom model: expected a JSON object", "not_object")
     values = {key: _positive_int(data, key) for key in _MODEL_REQUIRED}
     experts = _positive_int(data, "num_experts", 0)
     per_token = _positive_int(data, "experts_per_token", 0)
     if experts and not per_token or per_token and not experts:
-        raise CatalogError("custom model: give both num_experts and experts_per_token, or neither")
+        raise CatalogError(
+            "custom model: give both num_experts and experts_per_token, or neither", "experts_pair"
+        )
     if experts and per_token > experts:
-        raise CatalogError("custom model: experts_per_token cannot exceed num_experts")
+        raise CatalogError(
+            "custom model: experts_per_token cannot exceed num_experts", "experts_exceed"
+        )
     if values["params_active"] > values["params_total"]:
-        raise CatalogError("custom model: params_active cannot exceed params_total")
+        raise CatalogError(
+            "custom model: params_active cannot exceed params_total", "active_exceeds"
+        )
     if experts and values["params_active"] == values["params_total"]:
-        raise CatalogError("custom model: a mixture of experts has fewer active than total params")
+        raise CatalogError(
+            "custom model: a mixture of experts has fewer active than total params", "moe_active"
+        )
     if values["num_attention_heads"] % values["num_key_value_heads"]:
         raise CatalogError(
-            "custom model: num_attention_heads must be a multiple of num_key_value_heads"
+            "custom model: num_attention_heads must be a multiple of num_key_value_heads",
+            "heads_multiple",
         )
     label = str(data.get("name") or name)[:80]
     return ModelSpec(
@@ -511,7 +531,7 @@ def custom_gpu(
         ("BF16 TFLOPS", bf16_tflops),
     ):
         if value <= 0:
-            raise CatalogError(f"custom GPU: {label} must be positive")
+            raise CatalogError(f"custom GPU: {label} must be positive", "gpu_positive", name=label)
     nvlink = interconnect == "nvlink"
     return GPUSpec(
         key="custom",

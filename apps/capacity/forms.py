@@ -10,6 +10,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from apps.capacity import catalog
+from apps.capacity.labels import error_text
 from apps.capacity.planner import Setup, Workload
 
 TIERS = ("fast", "heavy")
@@ -209,7 +210,7 @@ class PlannerForm(forms.Form):
                 except json.JSONDecodeError as exc:
                     self.add_error(f"{tier}_custom", _("Not valid JSON: %s") % exc)
                 except catalog.CatalogError as exc:
-                    self.add_error(f"{tier}_custom", str(exc))
+                    self.add_error(f"{tier}_custom", error_text(exc))
         if not any(data.get(f"{tier}_on") for tier in TIERS):
             raise forms.ValidationError(_("Plan at least one tier."))
         return data

@@ -47,7 +47,13 @@ GiB = 1024**3
 
 
 class PlanError(ValueError):
-    """Inputs that describe no valid deployment (the message says which)."""
+    """Inputs that describe no valid deployment (the message says which; `code` and `params`
+    let a page word it in the reader's language)."""
+
+    def __init__(self, message: str, code: str = "", **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -282,10 +288,15 @@ def validate(model: ModelSpec, gpu: GPUSpec, workload: Workload, setup: Setup) -
     if model.num_attention_heads % setup.tp:
         raise PlanError(
             f"tensor-parallel size {setup.tp} does not divide the model's "
-            f"{model.num_attention_heads} attention heads"
+            f"{model.num_attention_heads} attention heads",
+            "tp_heads",
+            tp=setup.tp,
+            heads=model.num_attention_heads,
         )
     if setup.tp > setup.gpus_per_server:
-        raise PlanError("tensor-parallel size larger than GPUs per server is not supported")
+        raise PlanError(
+            "tensor-parallel size larger than GPUs per server is not supported", "tp_server"
+        )
     if workload.users < 1 or workload.prompt_tokens < 1 or workload.output_tokens < 1:
         raise PlanError("users, prompt and output tokens must be at least 1")
     if workload.target_tps <= 0 or workload.target_ttft_s <= 0:

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from apps.capacity import catalog
 from apps.capacity.forms import TIER_LABELS, PlannerForm, TierInput
 from apps.capacity.formulas import human
-from apps.capacity.labels import FIGURE_LABELS, LIMIT_LABELS
+from apps.capacity.labels import FIGURE_LABELS, LIMIT_LABELS, error_text
 from apps.capacity.planner import Plan, PlanError, Replica, curve, plan
 
 # Sequences per replica along the chart's x axis.
@@ -73,7 +73,7 @@ def _tier_result(t: TierInput, gpu: catalog.GPUSpec) -> TierResult:
     try:
         p = plan(t.model, gpu, t.workload, t.setup)
     except PlanError as exc:
-        return TierResult(t.tier, label, None, str(exc), [], [])
+        return TierResult(t.tier, label, None, error_text(exc), [], [])
     rows = [
         {
             "key": f.key,

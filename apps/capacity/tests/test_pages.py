@@ -90,3 +90,16 @@ def test_seed_check_page_gives_verdicts(member_client: Client) -> None:
     row = page[page.index('data-model="mixtral-8x7b" data-option="cluster"') :][:3000]
     assert "цель не достигнута" in row and "пропускная способность памяти" in row
     assert "NVIDIA H100 SXM" in row or "NVIDIA H200 SXM" in row  # what would meet it
+
+
+def test_custom_model_errors_in_russian(member_client: Client) -> None:
+    page = member_client.get(
+        reverse("capacity:planner"),
+        {"fast_on": "on", "fast_model": "custom", "fast_custom": '{"num_hidden_layers": 4}'},
+    ).content.decode()
+    assert "Нужно поле hidden_size." in page
+    page = member_client.get(
+        reverse("capacity:planner"),
+        {"fast_on": "on", "fast_model": "qwen2.5-7b", "fast_tp": "8", "gpus_per_server": "8"},
+    ).content.decode()
+    assert "Тензорный параллелизм 8 не делит 28 голов внимания модели." in page
