@@ -166,7 +166,7 @@ KNOWLEDGE_MAX_FILE_MB = env_int("KNOWLEDGE_MAX_FILE_MB", 50, minimum=1)
 EMBEDDING_BACKEND = env_str("EMBEDDING_BACKEND", "onnx-int8")
 if EMBEDDING_BACKEND not in ("torch", "onnx", "onnx-int8"):
     raise ImproperlyConfigured("EMBEDDING_BACKEND must be torch, onnx or onnx-int8")
-KNOWLEDGE_MIN_RELEVANCE = env_float("KNOWLEDGE_MIN_RELEVANCE", 0.45)
+KNOWLEDGE_MIN_RELEVANCE = env_float("KNOWLEDGE_MIN_RELEVANCE", 0.5)
 # Run index jobs in the calling process and wait (commands, tests); see apps/knowledge/tasks.py.
 KNOWLEDGE_JOBS_INLINE = env_bool("KNOWLEDGE_JOBS_INLINE", False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

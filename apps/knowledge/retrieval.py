@@ -20,12 +20,12 @@ from apps.accounts.roles import is_portal_admin, user_group_names
 from apps.knowledge import glossary, index
 from apps.knowledge.embeddings import get_embedder
 from apps.knowledge.models import Collection, Source
-from apps.knowledge.text import query_vector, terms
+from apps.knowledge.text import language, query_vector, terms
 
 MAX_PER_DOCUMENT = 2
 # Below this relevance the best hit is treated as "nothing relevant found": the search page
 # then says so instead of asking the LLM to answer from unrelated text.
-DEFAULT_MIN_RELEVANCE = 0.45
+DEFAULT_MIN_RELEVANCE = 0.5
 
 
 @dataclass
@@ -52,7 +52,7 @@ def min_relevance() -> float:
 
 
 def is_relevant(hits: list[Hit]) -> bool:
-    return bool(hits) and hits[0].relevance >= min_relevance()
+    return any(h.relevance >= min_relevance() for h in hits[:3])
 
 
 def readable_source_ids(user: Any) -> list[int]:
@@ -96,11 +96,15 @@ def _hit(point: qm.ScoredPoint, relevance: float) -> Hit:
     )
 
 
-def _lexical(weighted: dict[str, float], base_count: int, text: str) -> float:
-    if not base_count:
+def _lexical(weighted: dict[str, float], base: set[str], text: str) -> float:
+    """Share of the query's own terms found in the chunk; a term missing but standing in for
+    by a glossary synonym counts 0.6."""
+    if not base:
         return 0.0
     present = set(terms(text))
-    return min(1.0, sum(w for t, w in weighted.items() if t in present) / base_count)
+    found = len(base & present)
+    synonyms = sum(1 for t in weighted if t not in base and t in present)
+    return min(1.0, (found + 0.6 * min(synonyms, len(base) - found)) / len(base))
 
 
 def search(
@@ -126,7 +130,7 @@ def search(
     if active is None:
         return []
     weighted, english = glossary.expand(query)
-    base_count = len(set(terms(query)))
+    base = set(terms(query))
     dense_text = f"{query} ({', '.join(english)})" if english else query
     qvec = get_embedder(active.model).encode([dense_text])[0]
     candidates = max(k * 5, 40)
@@ -137,12 +141,15 @@ def search(
         access_filter(user, source_ids),
         limit=candidates,
     )
+    # The default model (all-MiniLM-L6-v2) is English-only: it gives unrelated Cyrillic texts
+    # cosines of 0.4-0.6, so for a Russian query its similarity is worth less as evidence.
+    dense_weight = 0.8 if (not settings.EMBEDDING_MODEL and language(query) == "ru") else 1.0
     hits = []
     for point in points:
         vec = point.vector.get(index.DENSE) if isinstance(point.vector, dict) else None
         cosine = float(np.dot(np.asarray(vec, dtype=np.float32), qvec)) if vec is not None else 0.0
         text = str((point.payload or {}).get("text", ""))
-        hits.append(_hit(point, max(cosine, _lexical(weighted, base_count, text))))
+        hits.append(_hit(point, max(cosine * dense_weight, _lexical(weighted, base, text))))
     hits = _rerank(query, hits)
     per_doc: dict[tuple[int, str], int] = {}
     out: list[Hit] = []

@@ -25,6 +25,18 @@ def _qdrant_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     index.close()
 
 
+@pytest.fixture(autouse=True)
+def _close_thread_connections() -> Iterator[None]:
+    """Async views use Django's sync thread: let the test database be dropped afterwards."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    executor = SyncToAsync.single_thread_executor
+    if executor is not None:
+        executor.submit(connections.close_all).result()
+
+
 @pytest.fixture
 def ingest(admin_user: User):
     """Index a directory as a source and wait, like `knowledge ingest`."""

@@ -1,0 +1,82 @@
+"""The unified search page and its streamed, cited answer (real vLLM server)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import AsyncClient, Client
+from django.urls import reverse
+
+from apps.inference.models import LLMCall
+
+DOC = (
+    "# Pod restarts\n\n## Diagnosis\n\nWhen a pod restarts in CrashLoopBackOff, read the previous "
+    "container logs with kubectl logs --previous and check the exit code. Exit code 137 means "
+    "the container was OOMKilled: raise the memory limit.\n"
+)
+
+
+@pytest.fixture
+def kb(tmp_path: Path, ingest) -> Path:
+    (tmp_path / "pods.md").write_text(DOC)
+    ingest(tmp_path, "search-kb")
+    return tmp_path
+
+
+@pytest.mark.django_db
+def test_search_page_methods_and_login(client: Client, member_client: Client) -> None:
+    url = reverse("knowledge:search")
+    assert client.get(url).status_code == 302
+    assert member_client.get(url).status_code == 200
+    assert member_client.post(url).status_code == 405
+    assert member_client.post(reverse("knowledge:answer")).status_code == 405
+    assert client.get(reverse("knowledge:answer"), {"q": "x"}).status_code == 302
+
+
+@pytest.mark.django_db
+def test_results_show_title_source_section_and_highlighted_snippet(
+    kb, member_client: Client
+) -> None:
+    page = member_client.get(
+        reverse("knowledge:search"), {"q": "под перезапускается, код выхода 137"}
+    ).content.decode()
+    assert "Pod restarts" in page and "search-kb" in page and "Pod restarts &gt; Diagnosis" in page
+    assert "<mark>137</mark>" in page and "<mark>restarts</mark>" in page  # glossary: под -> pod
+    assert 'data-stream="/search/answer/?q=' in page
+
+
+@pytest.mark.django_db
+def test_nothing_relevant_says_so_without_calling_the_llm(kb, member_client: Client) -> None:
+    page = member_client.get(
+        reverse("knowledge:search"), {"q": "рецепт борща с капустой"}
+    ).content.decode()
+    assert "В базе знаний не нашлось ничего подходящего" in page and "data-stream" not in page
+
+
+async def _events(client: AsyncClient, query: str) -> list[dict]:
+    response = await client.get(reverse("knowledge:answer"), {"q": query})
+    assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
+    body = b"".join([chunk async for chunk in response.streaming_content]).decode()
+    return [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_answer_streams_with_citations_or_declines(kb, member: User) -> None:
+    client = AsyncClient()
+    await client.aforce_login(member)
+    calls = await LLMCall.objects.acount()
+    events = await _events(client, "рецепт борща с капустой")
+    assert [e["type"] for e in events] == ["no_answer"]
+    assert await LLMCall.objects.acount() == calls  # the model was not asked at all
+
+    events = await _events(client, "pod CrashLoopBackOff exit code 137, what to do?")
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "citations" and kinds[-1] == "end" and "token" in kinds
+    assert events[0]["citations"][0]["title"] == "Pod restarts"
+    assert events[-1]["outcome"] == "complete", events[-1]
+    assert "".join(e["text"] for e in events if e["type"] == "token").strip()
+    call = await LLMCall.objects.alatest("started")
+    assert call.purpose == "search" and call.user_id == member.pk
