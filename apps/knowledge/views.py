@@ -15,6 +15,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -117,7 +118,7 @@ def _user(request: HttpRequest) -> Any:
 
 
 @require_GET
-async def answer(request: HttpRequest) -> HttpResponse:
+async def answer(request: HttpRequest) -> HttpResponseBase:
     user = await sync_to_async(_user)(request)
     query = request.GET.get("q", "").strip()[:MAX_QUERY]
     if not query:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -139,5 +140,6 @@ async def test_streamed_answer_never_sees_restricted_chunks(kb, outsider: User) 
     response = await client.get(
         reverse("knowledge:answer"), {"q": "кодовое слово аварийного доступа break-glass"}
     )
-    body = b"".join([chunk async for chunk in response.streaming_content]).decode()
+    stream: Any = response.streaming_content  # type: ignore[attr-defined]
+    body = b"".join([chunk async for chunk in stream]).decode()
     assert "ORION" not in body and "kb-sre" not in body and "Break-glass" not in body

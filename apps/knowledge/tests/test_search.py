@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -59,7 +60,8 @@ def test_nothing_relevant_says_so_without_calling_the_llm(kb, member_client: Cli
 async def _events(client: AsyncClient, query: str) -> list[dict]:
     response = await client.get(reverse("knowledge:answer"), {"q": query})
     assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
-    body = b"".join([chunk async for chunk in response.streaming_content]).decode()
+    stream: Any = response.streaming_content  # type: ignore[attr-defined]
+    body = b"".join([chunk async for chunk in stream]).decode()
     return [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
 
 
