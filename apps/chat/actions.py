@@ -100,22 +100,24 @@ def _history(conversation_id: int, before_id: int) -> list[dict[str, str]]:
     return picked
 
 
-def _answer_row(conversation: Conversation, tier: str) -> Message:
-    now = timezone.now()
+def _answer_row(conversation: Conversation, tier: str, owner_channel: str) -> Message:
     return Message.objects.create(
         conversation=conversation,
         role=Message.Role.ASSISTANT,
         status=Message.Status.STREAMING,
         requested_tier=tier,
-        heartbeat_at=now,
+        owner_channel=owner_channel,
+        heartbeat_at=timezone.now(),
     )
 
 
 @transaction.atomic
 def begin_exchange(
-    conversation_id: int, user: Any, text: str, tier: str, knowledge: bool
+    conversation_id: int, user: Any, text: str, tier: str, knowledge: bool, owner_channel: str = ""
 ) -> Exchange:
-    """Store the question and an empty answer marked streaming, in one transaction."""
+    """Store the question and an empty answer marked streaming, in one transaction.
+
+    owner_channel is the control channel of the process that will write the answer."""
     text = text.strip()
     if not text:
         raise ChatError(_("The message is empty."))
@@ -135,7 +137,7 @@ def begin_exchange(
     question = Message.objects.create(
         conversation=conversation, role=Message.Role.USER, content=text
     )
-    answer = _answer_row(conversation, tier)
+    answer = _answer_row(conversation, tier, owner_channel)
     return Exchange(
         conversation.pk,
         question.pk,
@@ -148,7 +150,9 @@ def begin_exchange(
 
 
 @transaction.atomic
-def begin_regenerate(conversation_id: int, user: Any, tier: str, knowledge: bool) -> Exchange:
+def begin_regenerate(
+    conversation_id: int, user: Any, tier: str, knowledge: bool, owner_channel: str = ""
+) -> Exchange:
     """Answer the last question again; the previous answer is kept but hidden."""
     check_tier(tier)
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id, user=user)
@@ -162,7 +166,7 @@ def begin_regenerate(conversation_id: int, user: Any, tier: str, knowledge: bool
     conversation.tier = tier
     conversation.knowledge = knowledge
     conversation.save(update_fields=["tier", "knowledge", "updated"])
-    answer = _answer_row(conversation, tier)
+    answer = _answer_row(conversation, tier, owner_channel)
     return Exchange(
         conversation.pk,
         question.pk,
@@ -178,12 +182,6 @@ def flush_stream(message_id: int, content: str, seq: int) -> None:
     """Save the text streamed so far (called every ~0.5 s, never per token)."""
     Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
         content=content, stream_seq=seq, heartbeat_at=timezone.now()
-    )
-
-
-def claim_stream(message_id: int, owner_channel: str) -> None:
-    Message.objects.filter(pk=message_id).update(
-        owner_channel=owner_channel, heartbeat_at=timezone.now()
     )
 
 

@@ -95,17 +95,37 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         self.language = _language(self.scope)
         self.group = generation.group_name(self.conversation_id)
-        # Join before reading what was sent so far, so no frame falls between the two.
+        # Join before reading what was sent so far, so no frame falls between the two:
+        # frames from here on wait in the outbox until the catch-up below has gone out.
+        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         await self.channel_layer.group_add(self.group, self.channel_name)
+        generation.attach(self.conversation_id, self)
         await self.accept()
         self.heartbeat = asyncio.create_task(self._heartbeat())
         for row in await dbthread.run(_streaming, self.conversation_id):
             await self._catch_up(row)
+        self.pump = asyncio.create_task(self._pump())
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        """An event from a generation in this process (see generation.Generation._emit)."""
+        self.outbox.put_nowait(event)
+
+    async def _pump(self) -> None:
+        while True:
+            event = await self.outbox.get()
+            try:
+                await self.dispatch(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("chat socket could not relay %s", event.get("type"))
 
     async def disconnect(self, code: int) -> None:
-        if self.heartbeat is not None:
-            self.heartbeat.cancel()
+        for task in (self.heartbeat, getattr(self, "pump", None)):
+            if task is not None:
+                task.cancel()
         if getattr(self, "group", None):
+            generation.detach(self.conversation_id, self)
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def _heartbeat(self) -> None:
@@ -173,8 +193,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 )
                 return
         try:
+            owner = await generation.control_channel()
             args: tuple[Any, ...] = (self.conversation_id, self.user)
-            args += (text, tier, knowledge) if text is not None else (tier, knowledge)
+            args += (text, tier, knowledge, owner) if text is not None else (tier, knowledge, owner)
             exchange = await dbthread.run(_in_language, self.language, begin, *args)
             await generation.start(exchange, self.user, slot)
         except actions.ChatError as exc:
@@ -241,17 +262,19 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send(text_data=event["frame"])
 
     async def chat_added(self, event: dict[str, Any]) -> None:
-        blocks = await dbthread.run(
-            _in_language,
-            self.language,
-            _render_blocks,
-            list(event["message_ids"]),
-            self.conversation_id,
-            self.user,
-        )
-        for block in blocks:
-            frame = {"type": "message", "message_id": block["id"], "role": block["role"]}
-            await self.send_json({**frame, "html": block["html"]})
+        with translation.override(self.language):
+            for row in event["messages"]:
+                streaming = row["role"] == Message.Role.ASSISTANT
+                m = Message(
+                    pk=row["id"],
+                    conversation_id=self.conversation_id,
+                    role=row["role"],
+                    content=row["content"],
+                    status=Message.Status.STREAMING if streaming else Message.Status.COMPLETE,
+                )
+                html = render_to_string("chat/_message.html", {"m": m, "fb": None})
+                frame = {"type": "message", "message_id": m.pk, "role": m.role, "html": html}
+                await self.send_json(frame)
 
     async def chat_finished(self, event: dict[str, Any]) -> None:
         message_id = event.get("message_id")

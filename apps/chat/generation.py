@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
 from django.utils.translation import gettext_noop
 
 from apps.chat import actions, dbthread, limits
@@ -50,6 +51,9 @@ FAILED = gettext_noop("The answer could not be generated.")
 SHUTDOWN = gettext_noop("The server stopped while writing this answer; the text so far is kept.")
 
 _running: dict[int, Generation] = {}
+# Open sockets of this process by conversation (consumers attach in connect()).
+_sockets: dict[int, set[Any]] = {}
+MEMBERS_SECONDS = 1.0
 
 
 def group_name(conversation_id: int) -> str:
@@ -85,6 +89,10 @@ class Generation:
     stopped: bool = False
     task: asyncio.Task[None] | None = None
     pending_frames: list[str] = field(default_factory=list)
+    layer: Any = None
+    remote: set[str] = field(default_factory=set)
+    joined: set[str] = field(default_factory=set)
+    members_checked: float = -1e9
     background: list[asyncio.Task[Any]] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -119,9 +127,20 @@ class Generation:
     async def run(self) -> None:
         layer = get_channel_layer()
         assert layer is not None
-        await layer.group_send(
-            self.group,
-            {"type": "chat.added", "message_ids": [self.exchange.question_id, self.message_id]},
+        self.layer = layer
+        # The new rows travel with the event, so sockets show them without a database read.
+        await self._emit(
+            {
+                "type": "chat.added",
+                "messages": [
+                    {
+                        "id": self.exchange.question_id,
+                        "role": "user",
+                        "content": self.exchange.question,
+                    },
+                    {"id": self.message_id, "role": "assistant", "content": ""},
+                ],
+            },
         )
         publisher = asyncio.create_task(self._publish(layer))
         keeper = asyncio.create_task(self._keep())
@@ -155,9 +174,7 @@ class Generation:
             log.exception("could not save chat answer %s", self.message_id)
         finally:
             _running.pop(self.message_id, None)
-            await layer.group_send(
-                self.group, {"type": "chat.finished", "message_id": self.message_id}
-            )
+            await self._emit({"type": "chat.finished", "message_id": self.message_id})
             try:
                 await limits.release_stream(self.exchange_user_id, self.slot)
             except Exception:
@@ -240,7 +257,7 @@ class Generation:
             self.wake.clear()
             while self.pending_frames:
                 frame_text = self.pending_frames.pop(0)
-                await layer.group_send(self.group, {"type": "chat.relay", "frame": frame_text})
+                await self._emit({"type": "chat.relay", "frame": frame_text})
             if self.pending:
                 chunk = "".join(self.pending)
                 self.pending.clear()
@@ -252,7 +269,7 @@ class Generation:
                     "seq": self.seq,
                     "text": chunk,
                 }
-                await layer.group_send(self.group, {"type": "chat.relay", "frame": dumps(frame)})
+                await self._emit({"type": "chat.relay", "frame": dumps(frame)})
                 now = time.monotonic()
                 if now - last_render >= RENDER_SECONDS and not self.closing:
                     last_render = now
@@ -274,7 +291,30 @@ class Generation:
             "html": render_markdown(self.text),
             "chars": len(self.text),
         }
-        await layer.group_send(self.group, {"type": "chat.relay", "frame": dumps(frame)})
+        await self._emit({"type": "chat.relay", "frame": dumps(frame)})
+
+    async def _emit(self, event: dict[str, Any]) -> None:
+        """Deliver an event to every socket on this conversation, in order.
+
+        Sockets in this process get it straight into their queue; sockets served by other
+        workers (members of the conversation's group found in Redis) through the channel
+        layer. The common case, the asker's own socket in this process, thus costs no Redis
+        round trip and no serialization per frame."""
+        for socket in tuple(_sockets.get(self.exchange.conversation_id, ())):
+            socket.deliver(event)
+        now = time.monotonic()
+        if now - self.members_checked >= MEMBERS_SECONDS:
+            self.members_checked = now
+            try:
+                fresh = await remote_members(self.layer, self.group)
+                # A socket that asked for a catch-up while Redis was being read may be missing
+                # from that reading: keep it, or it would lose frames until the next one.
+                self.remote = fresh | self.joined
+                self.joined.clear()
+            except Exception:
+                log.warning("could not read the members of %s", self.group, exc_info=True)
+        for channel in tuple(self.remote):
+            await self.layer.send(channel, event)
 
     async def _keep(self) -> None:
         """Save the text so far now and then, and keep the heartbeat and stream slot alive."""
@@ -336,19 +376,46 @@ async def _listen(layer: Any, channel: str) -> None:
         if event.get("action") == "stop":
             gen.stop()
         elif event.get("action") == "catchup" and event.get("reply_to"):
+            # From now on that socket gets every frame too; it drops what the catch-up holds.
+            gen.remote.add(event["reply_to"])
+            gen.joined.add(event["reply_to"])
             await layer.send(
                 event["reply_to"], {"type": "chat.relay", "frame": gen.catchup_frame()}
             )
 
 
 async def start(exchange: Exchange, user: Any, slot: str) -> Generation:
-    """Run a generation for an exchange stored by actions.begin_exchange/begin_regenerate."""
+    """Run a generation for an exchange stored by actions.begin_exchange/begin_regenerate
+    (with this process's control_channel() as its owner)."""
     gen = Generation(exchange=exchange, user=user, slot=slot)
-    channel = await control_channel()
-    await dbthread.run(actions.claim_stream, gen.message_id, channel)
     _running[gen.message_id] = gen
     gen.task = asyncio.create_task(gen.run(), name=f"chat-answer-{gen.message_id}")
     return gen
+
+
+def attach(conversation_id: int, socket: Any) -> None:
+    _sockets.setdefault(conversation_id, set()).add(socket)
+
+
+def detach(conversation_id: int, socket: Any) -> None:
+    sockets = _sockets.get(conversation_id)
+    if sockets is not None:
+        sockets.discard(socket)
+        if not sockets:
+            del _sockets[conversation_id]
+
+
+async def remote_members(layer: Any, group: str) -> set[str]:
+    """Channels in `group` that belong to other processes (Redis layer only)."""
+    if not isinstance(layer, RedisChannelLayer):
+        return set()  # the in-memory layer serves one process: every socket is local
+    # channels_redis keeps a group as a sorted set of channel names; this process's own
+    # channels share its client prefix.
+    key = layer._group_key(group)
+    members = await layer.connection(layer.consistent_hash(group)).zrange(key, 0, -1)
+    own = f"specific.{layer.client_prefix}!"
+    names = {m.decode() if isinstance(m, bytes) else str(m) for m in members}
+    return {name for name in names if not name.startswith(own)}
 
 
 def local(message_id: int) -> Generation | None:

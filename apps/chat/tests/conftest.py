@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +25,7 @@ from apps.chat import dbthread, generation
 from apps.chat.models import Conversation, Message
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def live_root() -> str:
@@ -116,3 +122,44 @@ async def wait_for_status(message_id: int, timeout: float = 120) -> Message:
 async def member_conversation(member: Any) -> AsyncIterator[Conversation]:
     conv = await sync_to_async(Conversation.objects.create)(user=member, knowledge=False)
     yield conv
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def portal(transactional_db: None, vllm: str) -> Iterator[str]:
+    """The portal under uvicorn, as in production, on the test database."""
+    db = settings.DATABASES["default"]
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "portal.settings"}
+    log = open(Path(settings.VAR_DIR) / "browser-portal.log", "w")  # noqa: SIM115
+    command = [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--port", str(port)]
+    server = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--ws", "auto", "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the portal did not start; see {log.name}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()

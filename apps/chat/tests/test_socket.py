@@ -24,18 +24,22 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 QUESTION = "List three things to check when a Kubernetes pod restarts."
 
 
-def text_of(frames: list[dict[str, Any]], message_id: int) -> str:
-    """The answer as a browser rebuilds it: catch-up, then deltas in frame order, once each."""
-    text, seq = "", 0
+def text_of(frames: list[dict[str, Any]], message_id: int, complete: bool = True) -> str:
+    """The answer as the browser (static/js/chat.js) rebuilds it: a catch-up sets the text,
+    deltas apply in frame order once each, frames ahead of a gap wait for what fills it."""
+    text, seq, ahead = "", 0, {}
     for frame in frames:
         if frame.get("message_id") != message_id:
             continue
         if frame["type"] == "catchup" and frame["seq"] >= seq:
             text, seq = frame["text"], frame["seq"]
-        elif frame["type"] == "delta" and frame["seq"] == seq + 1:
-            text, seq = text + frame["text"], frame["seq"]
-        elif frame["type"] == "delta":
-            assert frame["seq"] <= seq, f"frame {frame['seq']} arrived after {seq}: a gap"
+        elif frame["type"] == "delta" and frame["seq"] > seq:
+            ahead[frame["seq"]] = frame["text"]
+        while seq + 1 in ahead:
+            seq += 1
+            text += ahead.pop(seq)
+    if complete:  # mid-stream, frames may still wait for the catch-up that fills their gap
+        assert not ahead, f"frames {sorted(ahead)} never joined frame {seq}"
     return text
 
 
