@@ -18,7 +18,7 @@ DEMO = "Demo knowledge base"
 DEMO_SRE = "Demo knowledge base (SRE only)"
 
 
-def _up_to_date(specs: list[tuple[str, Path, list[str]]]) -> bool:
+def _up_to_date(specs: list[tuple[str, Path, list[str]]], exclude: dict[str, list[str]]) -> bool:
     """True when both sources exist, the model has not changed and no file changed."""
     from apps.knowledge import index
     from apps.knowledge.connectors.directory import DirectoryConnector
@@ -33,6 +33,8 @@ def _up_to_date(specs: list[tuple[str, Path, list[str]]]) -> bool:
         if source is None or Path(str(source.settings.get("path", ""))) != path.resolve():
             return False
         if source.group_names() != sorted(groups) or not source.enabled:
+            return False
+        if list(source.settings.get("exclude") or []) != exclude[name]:
             return False
         if not IndexJob.objects.filter(source=source, state=IndexJob.State.DONE).exists():
             return False
@@ -62,13 +64,16 @@ class Command(BaseCommand):
             self.stdout.write(f"No demo knowledge base at {root}: nothing to index.")
             return
         specs = [(DEMO_SRE, root / "sre-only", ["sre"]), (DEMO, root, [])]
+        # The top-level README describes the demo itself (layout, test phrases), not the
+        # fictional company: it is not part of the knowledge base.
+        exclude = {DEMO: ["README.md"], DEMO_SRE: []}
         specs = [s for s in specs if s[1].is_dir()]
         try:
-            if _up_to_date(specs):
+            if _up_to_date(specs, exclude):
                 self.stdout.write("Demo knowledge base: already indexed.")
                 return
             for name, path, groups in specs:
-                job = actions.ingest_directory(None, path, name, groups)
+                job = actions.ingest_directory(None, path, name, groups, exclude=exclude[name])
                 self.stdout.write(
                     f"{name}: {job.state}, {job.docs_total} documents, {job.chunks_done} chunks "
                     f"indexed, {len(job.errors)} errors"
