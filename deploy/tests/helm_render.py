@@ -92,6 +92,21 @@ def label(obj: dict[str, Any], key: str) -> str | None:
     return (obj.get("metadata", {}).get("labels") or {}).get(key)
 
 
+def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
+    if obj["kind"] == "CronJob":
+        return obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return obj["spec"]["template"]["spec"]
+
+
+def pod_labels(obj: dict[str, Any]) -> dict[str, str]:
+    spec = obj["spec"]["jobTemplate"]["spec"] if obj["kind"] == "CronJob" else obj["spec"]
+    return spec["template"]["metadata"]["labels"]
+
+
+def container(obj: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+    return next(c for c in pod_spec(obj)["containers"] if name in (None, c["name"]))
+
+
 def _unquote(raw: str) -> str:
     # slog quotes the message like Go's strconv.Quote; Python's literal syntax reads it.
     return ast.literal_eval(raw) if raw.startswith('"') else raw

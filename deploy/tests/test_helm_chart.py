@@ -35,39 +35,16 @@ from urllib.parse import urlsplit
 import pytest
 
 from deploy.tests.helm_render import (
-    CHART,
     NAMESPACE,
     Render,
+    container,
     default_values,
     label,
     merge_values,
+    pod_spec,
     production_values,
     render,
 )
-
-REPO = CHART.parents[2]
-APP_COMPONENTS = {"portal", "worker", "poller", "migrate", "scheduler"}
-
-
-@pytest.fixture(scope="module")
-def default(tmp_path_factory: pytest.TempPathFactory) -> Render:
-    return render(tmp_path_factory.mktemp("default"))
-
-
-@pytest.fixture(scope="module")
-def production(tmp_path_factory: pytest.TempPathFactory) -> Render:
-    return render(tmp_path_factory.mktemp("production"), production_values())
-
-
-def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
-    if obj["kind"] == "CronJob":
-        return obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    return obj["spec"]["template"]["spec"]
-
-
-def container(obj: dict[str, Any], name: str | None = None) -> dict[str, Any]:
-    containers = pod_spec(obj)["containers"]
-    return next(c for c in containers if name in (None, c["name"]))
 
 
 def configmap_env(r: Render) -> dict[str, str]:
