@@ -9,6 +9,7 @@ at most a few chunks per document are kept.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +108,19 @@ def _lexical(weighted: dict[str, float], base: set[str], text: str) -> float:
     return min(1.0, (found + 0.6 * min(synonyms, len(base) - found)) / len(base))
 
 
+_LATIN_TOKEN = re.compile(r"[A-Za-z][\w.\-/:]*")
+
+
+def dense_query(query: str, english: list[str]) -> str:
+    """The text embedded for the dense half. The default model is English-only: Cyrillic
+    only adds noise to its vector, so a Russian query is represented by its Latin words
+    (product names, error messages) plus the English glossary synonyms of its terms."""
+    if settings.EMBEDDING_MODEL or language(query) != "ru":
+        return f"{query} ({', '.join(english)})" if english else query
+    parts = _LATIN_TOKEN.findall(query) + english
+    return " ".join(parts) if parts else query
+
+
 def search(
     user: Any,
     query: str,
@@ -131,7 +145,7 @@ def search(
         return []
     weighted, english = glossary.expand(query)
     base = set(terms(query))
-    dense_text = f"{query} ({', '.join(english)})" if english else query
+    dense_text = dense_query(query, english)
     qvec = get_embedder(active.model).encode([dense_text])[0]
     candidates = max(k * 5, 40)
     points = index.hybrid_query(
