@@ -178,33 +178,43 @@ def begin_regenerate(
     )
 
 
-def flush_stream(message_id: int, content: str, seq: int) -> None:
-    """Save the text streamed so far (called every ~0.5 s, never per token)."""
+START_FIELDS = ("backend", "model", "tier", "requested_tier", "fell_back", "citations")
+
+
+def flush_stream(
+    message_id: int, content: str, seq: int, start: dict[str, Any] | None = None
+) -> None:
+    """Save the text streamed so far (every ~0.5 s, never per token), and with the first
+    flush after the model answered, which model it is."""
+    extra = {k: v for k, v in (start or {}).items() if k in START_FIELDS}
     Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
-        content=content, stream_seq=seq, heartbeat_at=timezone.now()
+        content=content, stream_seq=seq, heartbeat_at=timezone.now(), **extra
     )
 
 
-def record_start(message_id: int, fields: dict[str, Any]) -> None:
-    allowed = {"backend", "model", "tier", "requested_tier", "fell_back", "citations"}
-    Message.objects.filter(pk=message_id).update(
-        **{k: v for k, v in fields.items() if k in allowed}
-    )
+FINAL_FIELDS = (
+    *START_FIELDS,
+    "status",
+    "error",
+    "ttft_s",
+    "prompt_tokens",
+    "completion_tokens",
+    "tokens_per_s",
+)
 
 
 @transaction.atomic
-def finish_stream(message_id: int, content: str, seq: int, fields: dict[str, Any]) -> Message:
-    """Store the final answer with its metrics; status is complete, interrupted or failed."""
-    message = Message.objects.select_for_update().select_related("conversation").get(pk=message_id)
-    message.content = content
-    message.stream_seq = seq
-    message.owner_channel = ""
-    message.finished = timezone.now()
-    for name, value in fields.items():
-        setattr(message, name, value)
-    message.save()
-    Conversation.objects.filter(pk=message.conversation_id).update(updated=message.finished)
-    return message
+def finish_stream(
+    message_id: int, conversation_id: int, content: str, seq: int, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """Store the final answer with its metrics (status complete, interrupted or failed), in
+    two UPDATEs and no read; returns the stored values."""
+    now = timezone.now()
+    values = {k: v for k, v in fields.items() if k in FINAL_FIELDS}
+    values.update(content=content, stream_seq=seq, owner_channel="", finished=now)
+    Message.objects.filter(pk=message_id).update(**values)
+    Conversation.objects.filter(pk=conversation_id).update(updated=now)
+    return values
 
 
 @transaction.atomic

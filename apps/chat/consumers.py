@@ -110,6 +110,23 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         """An event from a generation in this process (see generation.Generation._emit)."""
         self.outbox.put_nowait(event)
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Chat events skip Channels' dispatch, which closes stale database connections around
+        # every handler through a hop to the sync thread: a cost per relayed frame that these
+        # handlers do not need (their database work runs in dbthread, with its own connections).
+        handler = self._relay_handlers().get(message.get("type", ""))
+        if handler is not None:
+            await handler(message)
+        else:
+            await super().dispatch(message)
+
+    def _relay_handlers(self) -> dict[str, Any]:
+        return {
+            "chat.relay": self.chat_relay,
+            "chat.added": self.chat_added,
+            "chat.finished": self.chat_finished,
+        }
+
     async def _pump(self) -> None:
         while True:
             event = await self.outbox.get()
@@ -279,6 +296,20 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def chat_finished(self, event: dict[str, Any]) -> None:
         message_id = event.get("message_id")
         if not isinstance(message_id, int):
+            return
+        row = event.get("row")
+        if row:
+            # A fresh answer as just stored (nobody can have rated it yet): no database read.
+            m = Message(
+                pk=message_id,
+                conversation_id=self.conversation_id,
+                role=Message.Role.ASSISTANT,
+                **row,
+            )
+            with translation.override(self.language):
+                html = render_to_string("chat/_message.html", {"m": m, "fb": None})
+            done = {"type": "done", "message_id": message_id, "seq": m.stream_seq}
+            await self.send_json({**done, "status": m.status, "html": html})
             return
         blocks = await dbthread.run(
             _in_language,

@@ -93,7 +93,8 @@ class Generation:
     remote: set[str] = field(default_factory=set)
     joined: set[str] = field(default_factory=set)
     members_checked: float = -1e9
-    background: list[asyncio.Task[Any]] = field(default_factory=list)
+    start: dict[str, Any] = field(default_factory=dict)
+    start_saved: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -163,18 +164,29 @@ class Generation:
         except Exception:
             log.exception("chat relay of %s failed", self.message_id)
         keeper.cancel()
-        if self.background:
-            # The final save must not race the start row update.
-            await asyncio.gather(*self.background, return_exceptions=True)
         if fields["status"] == Message.Status.FAILED and self.text:
             fields["status"] = Message.Status.INTERRUPTED  # keep the partial answer visible
+        stored: dict[str, Any] = {}
         try:
-            await dbthread.run(actions.finish_stream, self.message_id, self.text, self.seq, fields)
+            # A flush may be under way in a DB thread; it only writes while the row is
+            # streaming, and this save ends that, so the final text cannot be overwritten.
+            stored = await dbthread.run(
+                actions.finish_stream,
+                self.message_id,
+                self.exchange.conversation_id,
+                self.text,
+                self.seq,
+                {**self.start, **fields},
+            )
         except Exception:
             log.exception("could not save chat answer %s", self.message_id)
         finally:
             _running.pop(self.message_id, None)
-            await self._emit({"type": "chat.finished", "message_id": self.message_id})
+            # The stored row travels with the event: sockets render it without a read.
+            row = {k: v for k, v in stored.items() if k not in ("finished",)}
+            await self._emit(
+                {"type": "chat.finished", "message_id": self.message_id, "row": row or None}
+            )
             try:
                 await limits.release_stream(self.exchange_user_id, self.slot)
             except Exception:
@@ -217,17 +229,9 @@ class Generation:
                         "fell_back": event["fell_back"],
                     }
                     start["requested_tier"] = self.exchange.tier
-                    # Neither the row update nor the frame may delay the first token: the
-                    # row is written in the background, the frame goes out with the first delta.
-                    self.background.append(
-                        asyncio.create_task(
-                            dbthread.run(
-                                actions.record_start,
-                                self.message_id,
-                                {**start, "citations": citations},
-                            )
-                        )
-                    )
+                    # Nothing here may delay the first token: the row learns the model with
+                    # the next flush, the frame goes out with the first delta.
+                    self.start = {**start, "citations": citations}
                     meta = {"type": "meta", "message_id": self.message_id, **start}
                     self.pending_frames.append(dumps(meta))
                     self.wake.set()
@@ -271,7 +275,9 @@ class Generation:
                 }
                 await self._emit({"type": "chat.relay", "frame": dumps(frame)})
                 now = time.monotonic()
-                if now - last_render >= RENDER_SECONDS and not self.closing:
+                # Re-rendering grows with the text; with many answers at once, render less often.
+                every = RENDER_SECONDS * max(1.0, len(_running) / 40)
+                if now - last_render >= every and not self.closing:
                     last_render = now
                     await self._send_render(layer)
             if self.closing and not self.pending:
@@ -326,7 +332,12 @@ class Generation:
             try:
                 if self.seq != saved_seq or now - last_beat >= HEARTBEAT_SECONDS:
                     saved_seq, text = self.seq, self.text
-                    await dbthread.run(actions.flush_stream, self.message_id, text, saved_seq)
+                    start, self.start_saved = (
+                        (None, True) if self.start_saved else (self.start, bool(self.start))
+                    )
+                    await dbthread.run(
+                        actions.flush_stream, self.message_id, text, saved_seq, start
+                    )
                     last_beat = now
                 if now - last_slot >= limits.SLOT_REFRESH:
                     await limits.refresh_stream(self.exchange_user_id, self.slot)
