@@ -28,11 +28,14 @@ GPU, and a Qdrant cluster actually forming.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 from deploy.tests.helm_render import (
     NAMESPACE,
@@ -170,7 +173,7 @@ def test_vllm_replicas_serve_offline_on_their_gpus(
     r: Render = request.getfixturevalue(which)
     values = merge_values(default_values(), production_values() if which == "production" else {})
     tiers = [s for s in r.objects("StatefulSet") if label(s, "opsdesk.io/tier")]
-    assert sorted(label(s, "opsdesk.io/tier") for s in tiers) == ["fast", "heavy"]
+    assert sorted(str(label(s, "opsdesk.io/tier")) for s in tiers) == ["fast", "heavy"]
     for sts in tiers:
         tier = values["vllm"]["tiers"][label(sts, "opsdesk.io/tier")]
         spec = pod_spec(sts)
@@ -255,3 +258,115 @@ def test_service_monitor_instance_is_the_backend_host_port(production: Render) -
             pod = f"{sts['metadata']['name']}-{i}"
             # Prometheus' default regex (.*) puts the whole pod name in ${1}.
             assert relabel["replacement"].replace("${1}", pod) == by_tier[f"{tier}-{i}"]
+
+
+def test_alert_rules_pass_promtool_and_fire_when_a_server_is_lost(
+    production: Render, tmp_path: Path
+) -> None:
+    """Prometheus' own rule engine (promtool) on the rendered PrometheusRule."""
+    promtool = shutil.which("promtool") or "/usr/bin/promtool"
+    if not Path(promtool).exists():
+        pytest.fail("promtool is not installed: make test installs it (Debian's prometheus)")
+    groups = production.one("PrometheusRule", "alerts")["spec"]["groups"]
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
+    check = subprocess.run(
+        [promtool, "check", "rules", str(tmp_path / "rules.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0 and "SUCCESS" in check.stdout, check.stdout + check.stderr
+
+    rules = {(r["alert"], r["labels"].get("tier")): r for g in groups for r in g["rules"]}
+    fast = next(
+        s for s in production.objects("StatefulSet") if label(s, "opsdesk.io/tier") == "fast"
+    )
+    heavy = next(
+        s for s in production.objects("StatefulSet") if label(s, "opsdesk.io/tier") == "heavy"
+    )
+
+    def up(sts: dict[str, Any], i: int, values: str) -> dict[str, str]:
+        name = sts["metadata"]["name"]
+        series = f'up{{namespace="{NAMESPACE}",service="{name}",pod="{name}-{i}"}}'
+        return {"series": series, "values": values}
+
+    def expected(alert: str, tier: str) -> dict[str, Any]:
+        rule = rules[(alert, tier)]
+        return {"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}
+
+    healthy_heavy = [up(heavy, i, "1x20") for i in range(2)]
+    # fast: 4 replicas, 2 per server, N = 2. One server goes at minute 5 (its 2 replicas);
+    # below N: three replicas go.
+    server_lost = [up(fast, i, "1x20" if i < 2 else "1x5 0x15") for i in range(4)]
+    below_n = [up(fast, i, "1x20" if i == 0 else "1x5 0x15") for i in range(4)]
+    # One replica gone is already the spare gone: losing the other server would leave 1 < N.
+    one_replica = [up(fast, i, "1x20" if i else "1x5 0x15") for i in range(4)]
+    down = rules[("OpsdeskVLLMReplicaDown", None)]
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": server_lost + healthy_heavy,
+            "alert_rule_test": [
+                {
+                    "eval_time": "15m",
+                    "alertname": "OpsdeskTierSpareGone",
+                    "exp_alerts": [expected("OpsdeskTierSpareGone", "fast")],
+                },
+                {"eval_time": "15m", "alertname": "OpsdeskTierBelowRequired", "exp_alerts": []},
+                {
+                    "eval_time": "15m",
+                    "alertname": "OpsdeskVLLMReplicaDown",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {
+                                **down["labels"],
+                                "namespace": NAMESPACE,
+                                "service": fast["metadata"]["name"],
+                                "pod": f"{fast['metadata']['name']}-{i}",
+                            },
+                            "exp_annotations": {
+                                **down["annotations"],
+                                "summary": down["annotations"]["summary"].replace(
+                                    "{{ $labels.pod }}", f"{fast['metadata']['name']}-{i}"
+                                ),
+                            },
+                        }
+                        for i in (2, 3)
+                    ],
+                },
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": one_replica + healthy_heavy,
+            "alert_rule_test": [
+                {
+                    "eval_time": "15m",
+                    "alertname": "OpsdeskTierSpareGone",
+                    "exp_alerts": [expected("OpsdeskTierSpareGone", "fast")],
+                }
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": below_n + healthy_heavy,
+            "alert_rule_test": [
+                {
+                    "eval_time": "15m",
+                    "alertname": "OpsdeskTierBelowRequired",
+                    "exp_alerts": [expected("OpsdeskTierBelowRequired", "fast")],
+                }
+            ],
+        },
+    ]
+    (tmp_path / "tests.yaml").write_text(
+        yaml.safe_dump({"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests})
+    )
+    run = subprocess.run(
+        [promtool, "test", "rules", "tests.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
