@@ -141,7 +141,7 @@ def test_killed_run_rerun_leaves_exactly_the_right_chunks(tmp_path: Path) -> Non
     db = connection.settings_dict
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         "QDRANT_PATH": str(qdrant_dir),
         "QDRANT_URL": "",
         "PYTHONPATH": str(ROOT),
