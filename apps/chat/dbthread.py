@@ -19,6 +19,10 @@ from django.db import DatabaseError, connections
 
 THREADS = 4
 _executor = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="chat-db")
+# Periodic flushes of streaming answers get threads of their own, so that hundreds of them a
+# second never queue in front of a new question (whose wait is time to first token).
+FLUSH_THREADS = 2
+_flush_executor = ThreadPoolExecutor(max_workers=FLUSH_THREADS, thread_name_prefix="chat-flush")
 
 
 def _call[R](fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
@@ -34,15 +38,22 @@ async def run[**P, R](fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> 
     return await loop.run_in_executor(_executor, functools.partial(_call, fn, args, kwargs))
 
 
+async def run_flush[**P, R](fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    loop = asyncio.get_running_loop()
+    call = functools.partial(_call, fn, args, kwargs)
+    return await loop.run_in_executor(_flush_executor, call)
+
+
 def close_connections() -> None:
     """Close the connection of every chat DB thread (tests, before the database is dropped)."""
-    barrier = threading.Barrier(THREADS, timeout=10)
+    for executor, threads in ((_executor, THREADS), (_flush_executor, FLUSH_THREADS)):
+        barrier = threading.Barrier(threads, timeout=10)
 
-    def close() -> None:
-        # The barrier keeps each thread busy until all have one task, so every thread runs one.
-        barrier.wait()
-        connections.close_all()
+        def close(barrier: threading.Barrier = barrier) -> None:
+            # The barrier keeps each thread busy until all have a task: every thread runs one.
+            barrier.wait()
+            connections.close_all()
 
-    futures = [_executor.submit(close) for _ in range(THREADS)]
-    for future in futures:
-        future.result(timeout=15)
+        futures = [executor.submit(close) for _ in range(threads)]
+        for future in futures:
+            future.result(timeout=15)

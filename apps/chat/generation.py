@@ -335,7 +335,7 @@ class Generation:
                     start, self.start_saved = (
                         (None, True) if self.start_saved else (self.start, bool(self.start))
                     )
-                    await dbthread.run(
+                    await dbthread.run_flush(
                         actions.flush_stream, self.message_id, text, saved_seq, start
                     )
                     last_beat = now
