@@ -94,7 +94,9 @@ async def direct_stream(base: str, tokens: int, client: httpx.AsyncClient) -> fl
     return first if first is not None else float("nan")
 
 
-async def run_direct(base: str, streams: int, tokens: int, spread: float, duration: float) -> list[float]:
+async def run_direct(
+    base: str, streams: int, tokens: int, spread: float, duration: float
+) -> list[float]:
     """The same arrival pattern as the portal phase, straight to the source."""
     limits = httpx.Limits(max_connections=streams + 10)
     ttfts: list[float] = []
@@ -152,7 +154,9 @@ async def one_answer(ws: Any, tokens: int, result: Result) -> bool:
     result.answers += 1
     want = expected_text(tokens)
     if text != want:
-        at = next((i for i, (a, b) in enumerate(zip(text, want, strict=False)) if a != b), len(text))
+        at = next(
+            (i for i, (a, b) in enumerate(zip(text, want, strict=False)) if a != b), len(text)
+        )
         result.broken.append(f"text differs at {at}: {len(text)} chars, expected {len(want)}")
         return True
     result.ok += 1
@@ -238,19 +242,33 @@ def main() -> None:
     source_url = f"http://127.0.0.1:{src_port}"
     backend = {"url": f"{source_url}/v1", "model": "synthetic"}
     env["LLM_BACKENDS"] = json.dumps(
-        [{"name": "bench-fast", "tier": "fast", **backend}, {"name": "bench-heavy", "tier": "heavy", **backend}]
+        [
+            {"name": "bench-fast", "tier": "fast", **backend},
+            {"name": "bench-heavy", "tier": "heavy", **backend},
+        ]
     )
     _ensure_database(env["DATABASE_URL"])
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True
-    )
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     source = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench/token_source.py"), "--port", str(src_port),
-         "--rate", str(args.rate), "--first-token", str(args.first_token),
-         "--max-tokens", str(args.tokens)]  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "bench/token_source.py"),
+            "--port",
+            str(src_port),
+            "--rate",
+            str(args.rate),
+            "--first-token",
+            str(args.first_token),
+            "--max-tokens",
+            str(args.tokens),
+        ]  # fmt: skip
     )
     # BENCH_CPROFILE=FILE: a deterministic profile of the portal's event loop, for tuning.
-    profile = ["-m", "cProfile", "-o", os.environ["BENCH_CPROFILE"]] if os.environ.get("BENCH_CPROFILE") else []
+    profile = (
+        ["-m", "cProfile", "-o", os.environ["BENCH_CPROFILE"]]
+        if os.environ.get("BENCH_CPROFILE")
+        else []
+    )
     portal = subprocess.Popen(
         [sys.executable, *profile, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1",
          "--port", str(portal_port), "--log-level", "warning", "--no-access-log"],
@@ -284,13 +302,15 @@ def main() -> None:
             if spy is not None:
                 spy.send_signal(2)
                 spy.wait(30)
-            row = {
+            row: dict[str, Any] = {
                 "streams": n,
                 "direct_ttft_p50_ms": pct(direct, 50) * 1000,
                 "direct_ttft_p95_ms": pct(direct, 95) * 1000,
                 "portal_ttft_p50_ms": pct(result.ttft, 50) * 1000,
                 "portal_ttft_p95_ms": pct(result.ttft, 95) * 1000,
-                "tokens_per_s_per_stream_p50": statistics.median(result.rates) if result.rates else 0,
+                "tokens_per_s_per_stream_p50": statistics.median(result.rates)
+                if result.rates
+                else 0,
                 "tokens_per_s_total": result.tokens / result.wall if result.wall else 0,
                 "cpu_s_per_1000_tokens": result.cpu / result.tokens * 1000 if result.tokens else 0,
                 "complete_in_order": f"{result.ok}/{result.answers}",
