@@ -104,7 +104,7 @@ def main() -> None:
     questions = [
         json.loads(x)["q"] for x in Path(args.questions).read_text().splitlines() if x.strip()
     ]
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size in (int(s) for s in args.sizes.split(",") if s.strip()):
         started = time.perf_counter()
         total = grow_to(size)
         grown = time.perf_counter() - started
