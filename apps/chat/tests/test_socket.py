@@ -216,3 +216,25 @@ async def test_heartbeat_and_unknown_events(
     empty = await frames_until(comm, "error", timeout=5)
     assert empty[-1]["code"] == "invalid" and "пуст" in empty[-1]["message"]
     await comm.disconnect()
+
+
+async def test_no_reachable_model_fails_the_answer_with_the_reason(
+    member, member_conversation: Conversation
+) -> None:
+    from apps.inference.backends import sync_from_settings
+    from apps.inference.models import Backend
+
+    # Only the backend on a closed port is left: the gateway cannot reach any model.
+    await sync_to_async(sync_from_settings)()
+    await sync_to_async(Backend.objects.exclude(name="dead-fast").update)(enabled=False)
+    comm, _, _ = await open_socket(member_conversation.pk, await cookie_for(member))
+    await comm.send_json_to({"type": "send", "text": QUESTION, "tier": "fast", "knowledge": False})
+    frames = await frames_until(comm, "done", timeout=60)
+    answer = await sync_to_async(Message.objects.get)(pk=answer_id(frames))
+    assert answer.status == Message.Status.FAILED and frames[-1]["status"] == "failed"
+    assert "dead-fast" in answer.error and "Ошибка:" in frames[-1]["html"]
+    # The stream slot was given back: the next question is not refused as "too many".
+    await comm.send_json_to({"type": "send", "text": "Again?", "knowledge": False})
+    again = await frames_until(comm, "done", timeout=60)
+    assert not any(f["type"] == "error" for f in again)
+    await comm.disconnect()
