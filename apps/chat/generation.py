@@ -48,9 +48,19 @@ KNOWLEDGE_HITS = 4
 
 STOPPED = gettext_noop("Stopped by the user.")
 FAILED = gettext_noop("The answer could not be generated.")
+SEARCH_FAILED = gettext_noop(
+    "The knowledge base could not be searched. Try again, or turn the knowledge base off to "
+    "ask the model alone."
+)
 SHUTDOWN = gettext_noop("The server stopped while writing this answer; the text so far is kept.")
 
 _running: dict[int, Generation] = {}
+
+
+class SearchFailed(RuntimeError):
+    """Retrieval raised: the answer fails with a message that says what to do."""
+
+
 # Open sockets of this process by conversation (consumers attach in connect()).
 _sockets: dict[int, set[Any]] = {}
 MEMBERS_SECONDS = 1.0
@@ -154,6 +164,8 @@ class Generation:
                 current.uncancel()  # finish saving; the stream itself is closed already
             error = STOPPED if self.stopped else SHUTDOWN
             fields = {"status": Message.Status.INTERRUPTED, "error": error}
+        except SearchFailed:
+            fields = {"status": Message.Status.FAILED, "error": SEARCH_FAILED}
         except Exception as exc:
             log.exception("chat generation %s failed", self.message_id)
             fields = {"status": Message.Status.FAILED, "error": f"{FAILED} {type(exc).__name__}"}
@@ -202,7 +214,11 @@ class Generation:
         if knowledge is None:
             return [*history, {"role": "user", "content": question}], []
         search, prompting = knowledge
-        hits = await dbthread.run(search, self.user, question, KNOWLEDGE_HITS)
+        try:
+            hits = await dbthread.run(search, self.user, question, KNOWLEDGE_HITS)
+        except Exception as exc:
+            log.exception("knowledge search failed for chat answer %s", self.message_id)
+            raise SearchFailed(type(exc).__name__) from exc
         messages = prompting.grounded_messages(question, hits, history=history)
         return messages, list(prompting.citations(hits)) if hits else []
 
