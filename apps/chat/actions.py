@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from apps.chat.models import Conversation, Feedback, Message
 
@@ -18,6 +21,12 @@ VALID_TIERS = ("auto", "fast", "heavy")
 # and the retrieved sources must fit beside it.
 HISTORY_MESSAGES = 8
 HISTORY_CHARS = 6000
+# A generator saves at least every few seconds (generation.HEARTBEAT_SECONDS); silence this
+# long means its process is gone.
+STALE_AFTER = timedelta(seconds=30)
+STALE_ERROR = gettext_noop(
+    "The server that was writing this answer stopped; the text so far is kept."
+)
 
 
 class ChatError(ValueError):
@@ -100,15 +109,47 @@ def _history(conversation_id: int, before_id: int) -> list[dict[str, str]]:
     return picked
 
 
-def _answer_row(conversation: Conversation, tier: str, owner_channel: str) -> Message:
-    return Message.objects.create(
-        conversation=conversation,
-        role=Message.Role.ASSISTANT,
+def _answer_row(conversation_id: int, tier: str, owner_channel: str) -> Message:
+    # The partial unique constraint chat_one_streaming_answer allows one streaming answer per
+    # conversation: a second Send while one is written fails here, with no lock or read.
+    # Callers run in a transaction and leave it on the ChatError, so it is rolled back whole.
+    now = timezone.now()
+    _abandon_stale(conversation_id, now - STALE_AFTER)
+    try:
+        return Message.objects.create(
+            conversation_id=conversation_id,
+            role=Message.Role.ASSISTANT,
+            status=Message.Status.STREAMING,
+            requested_tier=tier,
+            owner_channel=owner_channel,
+            heartbeat_at=now,
+        )
+    except IntegrityError:
+        raise ChatError(_("An answer is still being written here: stop it or wait.")) from None
+
+
+def _abandon_stale(conversation_id: int, stale_before: Any) -> int:
+    """An answer whose writer stopped saving (its process died) no longer blocks the next."""
+    return Message.objects.filter(
+        conversation_id=conversation_id,
         status=Message.Status.STREAMING,
-        requested_tier=tier,
-        owner_channel=owner_channel,
-        heartbeat_at=timezone.now(),
+        heartbeat_at__lt=stale_before,
+    ).update(
+        status=Message.Status.INTERRUPTED,
+        error=STALE_ERROR,
+        owner_channel="",
+        finished=timezone.now(),
     )
+
+
+def _touch(conversation_id: int, user: Any, tier: str, knowledge: bool, title: str = "") -> None:
+    """Update the conversation's settings, and check it is the user's, in one statement."""
+    fields: dict[str, Any] = {"tier": tier, "knowledge": knowledge, "updated": timezone.now()}
+    if title:
+        # Only a conversation without a title takes the first question as its title.
+        fields["title"] = Case(When(title="", then=Value(title)), default=F("title"))
+    if not Conversation.objects.filter(pk=conversation_id, user=user).update(**fields):
+        raise Conversation.DoesNotExist
 
 
 @transaction.atomic
@@ -117,7 +158,8 @@ def begin_exchange(
 ) -> Exchange:
     """Store the question and an empty answer marked streaming, in one transaction.
 
-    owner_channel is the control channel of the process that will write the answer."""
+    owner_channel is the control channel of the process that will write the answer. This is
+    on the way to the first token, hence few statements: UPDATE, two INSERTs, one SELECT."""
     text = text.strip()
     if not text:
         raise ChatError(_("The message is empty."))
@@ -126,26 +168,19 @@ def begin_exchange(
             _("The message is too long: at most %(n)d characters.") % {"n": MAX_QUESTION_CHARS}
         )
     check_tier(tier)
-    conversation = Conversation.objects.select_for_update().get(pk=conversation_id, user=user)
-    if Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).exists():
-        raise ChatError(_("An answer is still being written here: stop it or wait."))
-    conversation.tier = tier
-    conversation.knowledge = knowledge
-    if not conversation.title:
-        conversation.title = title_from(text)[:MAX_TITLE_CHARS]
-    conversation.save(update_fields=["tier", "knowledge", "title", "updated"])
+    _touch(conversation_id, user, tier, knowledge, title_from(text)[:MAX_TITLE_CHARS])
     question = Message.objects.create(
-        conversation=conversation, role=Message.Role.USER, content=text
+        conversation_id=conversation_id, role=Message.Role.USER, content=text
     )
-    answer = _answer_row(conversation, tier, owner_channel)
+    answer = _answer_row(conversation_id, tier, owner_channel)
     return Exchange(
-        conversation.pk,
+        conversation_id,
         question.pk,
         text,
         answer.pk,
         tier,
         knowledge,
-        _history(conversation.pk, question.pk),
+        _history(conversation_id, question.pk),
     )
 
 
@@ -155,26 +190,23 @@ def begin_regenerate(
 ) -> Exchange:
     """Answer the last question again; the previous answer is kept but hidden."""
     check_tier(tier)
-    conversation = Conversation.objects.select_for_update().get(pk=conversation_id, user=user)
-    visible = Message.objects.filter(conversation=conversation, superseded=False)
+    _touch(conversation_id, user, tier, knowledge)
+    visible = Message.objects.filter(conversation_id=conversation_id, superseded=False)
     if visible.filter(status=Message.Status.STREAMING).exists():
         raise ChatError(_("An answer is still being written here: stop it or wait."))
     question = visible.filter(role=Message.Role.USER).order_by("-id").first()
     if question is None:
         raise ChatError(_("There is no question to answer again."))
     visible.filter(role=Message.Role.ASSISTANT, id__gt=question.pk).update(superseded=True)
-    conversation.tier = tier
-    conversation.knowledge = knowledge
-    conversation.save(update_fields=["tier", "knowledge", "updated"])
-    answer = _answer_row(conversation, tier, owner_channel)
+    answer = _answer_row(conversation_id, tier, owner_channel)
     return Exchange(
-        conversation.pk,
+        conversation_id,
         question.pk,
         question.content,
         answer.pk,
         tier,
         knowledge,
-        _history(conversation.pk, question.pk),
+        _history(conversation_id, question.pk),
     )
 
 
@@ -224,7 +256,7 @@ def abandon_stale_stream(message_id: int, stale_before: Any) -> bool:
         pk=message_id, status=Message.Status.STREAMING, heartbeat_at__lt=stale_before
     ).update(
         status=Message.Status.INTERRUPTED,
-        error=_("The server that was writing this answer stopped; the text so far is kept."),
+        error=STALE_ERROR,
         owner_channel="",
         finished=timezone.now(),
     )

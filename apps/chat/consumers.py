@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 from typing import Any, cast
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -31,9 +30,7 @@ from apps.chat.models import Conversation, Message
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 20.0
-# A generator writes at least every generation.HEARTBEAT_SECONDS; silence this long means
-# its process is gone.
-STALE_AFTER = timedelta(seconds=30)
+STALE_AFTER = actions.STALE_AFTER
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 

@@ -73,6 +73,14 @@ class Message(models.Model):
     class Meta:
         ordering = ["created", "id"]
         indexes = [models.Index(fields=["conversation", "created"])]
+        constraints = [
+            # One answer at a time per conversation, enforced where two workers cannot race.
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=models.Q(status="streaming"),
+                name="chat_one_streaming_answer",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.role} #{self.pk}"

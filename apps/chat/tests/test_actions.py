@@ -1,0 +1,52 @@
+"""Writes behind a Send: one answer at a time per conversation, and a dead writer never blocks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.chat import actions
+from apps.chat.models import Conversation, Message
+
+pytestmark = pytest.mark.django_db
+
+
+def test_second_send_while_an_answer_is_written_is_refused_and_stores_nothing(member) -> None:
+    conv = Conversation.objects.create(user=member)
+    first = actions.begin_exchange(conv.pk, member, "Why is etcd slow?", "auto", True)
+    with pytest.raises(actions.ChatError, match="пишется"):
+        actions.begin_exchange(conv.pk, member, "And now?", "auto", True)
+    assert list(conv.messages.values_list("role", "content")) == [
+        ("user", "Why is etcd slow?"),
+        ("assistant", ""),
+    ]
+    conv.refresh_from_db()
+    assert conv.title == "Why is etcd slow?"
+    assert first.history == []
+
+
+def test_an_answer_whose_writer_died_no_longer_blocks(member) -> None:
+    conv = Conversation.objects.create(user=member, title="kept")
+    first = actions.begin_exchange(conv.pk, member, "Question one", "fast", False)
+    Message.objects.filter(pk=first.answer_id).update(
+        content="partial", heartbeat_at=timezone.now() - timedelta(minutes=5)
+    )
+    second = actions.begin_exchange(conv.pk, member, "Question two", "heavy", False)
+    dead = Message.objects.get(pk=first.answer_id)
+    assert dead.status == Message.Status.INTERRUPTED and dead.content == "partial"
+    assert "stopped" in dead.error
+    assert second.history == [
+        {"role": "user", "content": "Question one"},
+        {"role": "assistant", "content": "partial"},
+    ]
+    conv.refresh_from_db()
+    assert conv.title == "kept" and conv.tier == "heavy" and not conv.knowledge
+
+
+def test_someone_elses_conversation_cannot_be_written(member, outsider) -> None:
+    conv = Conversation.objects.create(user=member)
+    with pytest.raises(Conversation.DoesNotExist):
+        actions.begin_exchange(conv.pk, outsider, "mine?", "auto", True)
+    assert not conv.messages.exists()
