@@ -41,6 +41,10 @@ def _open() -> QdrantClient:
             url=settings.QDRANT_URL, api_key=settings.QDRANT_API_KEY or None, timeout=30
         )
     try:
+        if getattr(settings, "QDRANT_ENGINE", "local") == "edge":
+            from apps.knowledge.edge import EdgeStore
+
+            return EdgeStore(settings.QDRANT_PATH)  # type: ignore[return-value]
         return QdrantClient(path=settings.QDRANT_PATH)
     except RuntimeError as exc:
         if "already accessed" in str(exc):
@@ -199,6 +203,13 @@ def source_doc_keys(name: str, source_id: int) -> set[str]:
             keys.update(str((p.payload or {}).get("doc")) for p in points)
             if offset is None:
                 return keys
+
+
+def optimize(name: str) -> None:
+    """Let an embedded Qdrant Edge build its indexes after a job's writes (no-op elsewhere)."""
+    with locked() as qc:
+        if hasattr(qc, "optimize") and qc.collection_exists(name):
+            qc.optimize(name)
 
 
 def count(name: str, flt: qm.Filter | None = None) -> int:

@@ -172,6 +172,7 @@ class JobRunner:
                 self.progress()
             self.flush()
             self.remove_missing({r.external_id for r in refs}, existing)
+            index.optimize(self.collection)
             job.state = IndexJob.State.DONE
         finally:
             connector.close()

@@ -10,6 +10,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -115,7 +116,12 @@ def test_bad_files_get_per_document_errors_and_the_job_goes_on(tmp_path: Path, i
 
 
 def _count_by_doc(path: str, collection: str) -> dict[str, int]:
-    qc = QdrantClient(path=path)
+    if settings.QDRANT_ENGINE == "edge":
+        from apps.knowledge.edge import EdgeStore
+
+        qc: Any = EdgeStore(path)
+    else:
+        qc = QdrantClient(path=path)
     try:
         counts: dict[str, int] = {}
         offset = None

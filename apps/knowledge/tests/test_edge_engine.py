@@ -1,0 +1,62 @@
+"""The embedded Qdrant Edge engine (QDRANT_ENGINE=edge) behaves like local mode: hybrid
+search, the permission filter, incremental sync, one process per directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+
+from apps.knowledge import index, retrieval
+from apps.knowledge.edge import EdgeStore
+from apps.knowledge.tests.conftest import chunks_of
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def edge(tmp_path: Path, settings) -> Iterator[Path]:
+    index.close()
+    settings.QDRANT_ENGINE = "edge"
+    settings.QDRANT_PATH = str(tmp_path / "edge-index")
+    yield tmp_path / "edge-index"
+    index.close()
+
+
+def test_edge_engine_search_acl_and_sync(
+    edge: Path, tmp_path: Path, ingest, member: User, outsider: User
+) -> None:
+    public, restricted = tmp_path / "kb", tmp_path / "kb" / "sre"
+    restricted.mkdir(parents=True)
+    (public / "pods.md").write_text(
+        "# Pods\n\nA pod in CrashLoopBackOff: read kubectl logs --previous.\n"
+    )
+    (restricted / "vault.md").write_text(
+        "# Vault\n\nThe unseal key holders are listed in the safe: KEYHOLDERS-7731.\n"
+    )
+    sre = ingest(restricted, "edge-sre", ["sre"]).source
+    ingest(public, "edge-public")
+    assert isinstance(index.client(), EdgeStore)
+    assert retrieval.search(member, "unseal key holders KEYHOLDERS-7731", k=1)[0].path == "vault.md"
+    assert all(
+        h.source != "edge-sre"
+        for h in retrieval.search(outsider, "unseal key holders KEYHOLDERS-7731", k=10)
+    )
+    hit = retrieval.search(outsider, "под в крашлупе", k=1)[0]
+    assert hit.path == "pods.md" and hit.section == "Pods"
+    again = ingest(restricted, "edge-sre", ["sre"])
+    assert again.docs_skipped == 1 and chunks_of(sre) == 1
+    (restricted / "vault.md").unlink()
+    ingest(restricted, "edge-sre", ["sre"])
+    assert chunks_of(sre) == 0
+
+
+def test_edge_directory_is_locked_to_one_process(edge: Path, ingest, tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("# A\n\ntext\n")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# A\n\ntext\n")
+    ingest(tmp_path / "docs", "edge-lock")
+    with pytest.raises(RuntimeError, match="already accessed"):
+        EdgeStore(str(edge))  # a second opener, as another process would be
