@@ -9,6 +9,7 @@ one process) the counts live in this process.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 import weakref
@@ -32,7 +33,7 @@ return 1
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 _local_slots: dict[int, dict[str, float]] = {}
-_local_rate: dict[tuple[int, int], int] = {}
+_local_rate: dict[int, list[float]] = {}
 
 
 @dataclass(frozen=True)
@@ -99,21 +100,27 @@ async def release_stream(user_id: int, token: str) -> None:
 
 
 async def count_message(user_id: int) -> Verdict:
-    """Count one message against the per-minute limit (fixed one-minute windows)."""
+    """Count one message against the per-minute limit over a sliding 60-second window.
+
+    Fixed per-minute buckets would let a user send twice the limit across a minute boundary;
+    the same sorted-set admission as stream slots (members expire 60 s after they were sent)
+    keeps the limit true for any 60 seconds.
+    """
     now = time.time()
-    window = int(now // 60)
-    retry = 60 - int(now % 60)
     limit = settings.CHAT_MESSAGES_PER_MINUTE
     client = _redis()
     if client is None:
-        count = _local_rate.get((user_id, window), 0) + 1
-        _local_rate[(user_id, window)] = count
-        for old in [k for k in _local_rate if k[1] < window]:
-            del _local_rate[old]
+        sent = [t for t in _local_rate.get(user_id, []) if t > now]
+        allowed = len(sent) < limit
+        if allowed:
+            sent.append(now + 60)
+        _local_rate[user_id] = sent
+        oldest = min(sent) if sent else now
     else:
-        key = f"{_prefix()}:chat:rate:{user_id}:{window}"
-        async with client.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, 120)
-            count, _ = await pipe.execute()
-    return Verdict(count <= limit, 0 if count <= limit else retry)
+        key = f"{_prefix()}:chat:rate:{user_id}"
+        allowed = bool(
+            await client.eval(_ACQUIRE, 1, key, now, limit, uuid.uuid4().hex, now + 60, 120)
+        )
+        first = await client.zrange(key, 0, 0, withscores=True) if not allowed else []
+        oldest = first[0][1] if first else now
+    return Verdict(allowed, 0 if allowed else max(1, math.ceil(oldest - now)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -83,13 +84,19 @@ def _load(portal: str, token: str, calls: int = 4) -> None:
         assert all(code == 200 for code in pool.map(one, range(calls)))
 
 
-def _wait_for_prometheus(url: str, promql: str, seconds: float = 30) -> float:
+def _wait_for_prometheus(
+    url: str, promql: str, seconds: float = 30, between: Callable[[], None] | None = None
+) -> float:
     deadline = time.monotonic() + seconds
     with httpx.Client(timeout=5) as http:
         while time.monotonic() < deadline:
             value = prom_query(http, url, promql)
             if value:
                 return value
+            # A rate needs the counter to grow between two scrapes inside its window; on a
+            # busy machine the first load may have landed before Prometheus' second scrape.
+            if between is not None:
+                between()
             time.sleep(1)
     pytest.fail(f"Prometheus never answered {promql} with a value")
 
@@ -110,7 +117,11 @@ def test_dashboard_from_prometheus(
     _load(portal_server, raw)
     live_sel = prom.selector("cpu-live", "fast", f"{vllm}/v1", "gemma-3-270m")
     _wait_for_prometheus(prometheus, prom.expr("ttft_p50", live_sel, "5m"))
-    _wait_for_prometheus(prometheus, prom.expr("tokens_per_s", live_sel))
+    _wait_for_prometheus(
+        prometheus,
+        prom.expr("tokens_per_s", live_sel),
+        between=lambda: _load(portal_server, raw, 1),
+    )
     # The portal's own gateway metrics reach Prometheus too.
     _wait_for_prometheus(prometheus, 'sum(opsdesk_llm_calls_total{outcome="complete"})')
 
