@@ -13,7 +13,7 @@ DEV_LLM_BACKENDS := [{"name":"dev-fast","url":"http://127.0.0.1:$(LLM_DEV_PORT)/
 # The test environment (real PostgreSQL, Redis, slapd, vLLM) is in deploy/dev/test.env.
 WITH_TEST_ENV := set -a && . deploy/dev/test.env && set +a &&
 
-.PHONY: run test venv system-packages llm llm-stop lint messages static migrate
+.PHONY: run test venv system-packages llm llm-stop lint messages static migrate test-db
 
 venv:
 	@bash deploy/dev/venv.sh
@@ -45,10 +45,21 @@ run: system-packages venv messages static migrate
 	@# shows the backend as not ready until it answers.
 	@nohup bash deploy/dev/llm.sh start > var/log/llm-start.log 2>&1 &
 	@LLM_BACKENDS='$(DEV_LLM_BACKENDS)' $(PY) manage.py demo_knowledge
+	@# Separate Celery workers need Redis and a Qdrant server; with local-mode Qdrant (one
+	@# process only) the portal runs index jobs itself.
+	@if [ -n "$$REDIS_URL" ] && [ -n "$$QDRANT_URL" ]; then \
+		nohup $(PY) -m celery -A portal worker -l warning > var/log/celery.log 2>&1 & \
+		echo "Celery worker started (log: var/log/celery.log)"; fi
 	@echo "Opsdesk on http://$(HOST):$(PORT)/  (Ctrl-C stops the portal; 'make llm-stop' stops the model server)"
 	LLM_BACKENDS='$(DEV_LLM_BACKENDS)' $(PY) -m uvicorn portal.asgi:application --host $(HOST) --port $(PORT) --ws websockets --log-level warning
 
-lint: venv
+# The test settings point at database "opsdesk"; pytest makes its own test_opsdesk beside it,
+# and `makemigrations --check` reads the migration history from it.
+test-db:
+	@psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'opsdesk'" | grep -q 1 \
+		|| createdb -h 127.0.0.1 -U postgres opsdesk
+
+lint: venv test-db
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
