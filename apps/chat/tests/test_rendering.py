@@ -85,6 +85,8 @@ def test_stored_hostile_answer_is_inert_on_the_page(member, member_client: Clien
     soup = BeautifulSoup(page, "html.parser")
     messages = soup.find(id="messages")
     assert messages is not None
-    assert_inert(str(messages))
+    # Everything built from model or document text: the question, the answer, the sources.
+    for part in messages.select(".bubble, .answer, .citations"):
+        assert_inert(str(part))
     assert "<b>T</b>" in messages.get_text()  # a title from a document is text, not markup
     assert messages.find("a", href="https://wiki/ceph") is not None
