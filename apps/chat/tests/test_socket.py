@@ -240,3 +240,54 @@ async def test_no_reachable_model_fails_the_answer_with_the_reason(
     again = await frames_until(comm, "done", timeout=60)
     assert not any(f["type"] == "error" for f in again)
     await comm.disconnect()
+
+
+async def test_a_connection_lost_mid_answer_keeps_the_text_marked_interrupted(
+    vllm: str, member, member_conversation: Conversation
+) -> None:
+    """The model's connection drops after a few tokens (a TCP relay that cuts it)."""
+    from apps.inference.backends import sync_from_settings
+    from apps.inference.models import Backend
+
+    host, port = vllm.removeprefix("http://").split(":")
+    budget = 1500  # response bytes let through: headers and a handful of SSE chunks
+
+    async def cutting_relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(host, int(port))
+
+        async def forward() -> None:
+            while chunk := await reader.read(65536):
+                up_writer.write(chunk)
+                await up_writer.drain()
+
+        forwarding = asyncio.create_task(forward())
+        passed = 0
+        while passed < budget and (chunk := await up_reader.read(256)):
+            writer.write(chunk)
+            await writer.drain()
+            passed += len(chunk)
+        forwarding.cancel()
+        writer.transport.abort()
+        up_writer.transport.abort()
+
+    relay = await asyncio.start_server(cutting_relay, "127.0.0.1", 0)
+    relay_port = relay.sockets[0].getsockname()[1]
+    await sync_to_async(sync_from_settings)()
+    await sync_to_async(Backend.objects.filter(tier="fast").update)(enabled=False)
+    await sync_to_async(Backend.objects.create)(
+        name="cut-fast", url=f"http://127.0.0.1:{relay_port}/v1", model="gemma-3-270m", tier="fast"
+    )
+    try:
+        comm, _, _ = await open_socket(member_conversation.pk, await cookie_for(member))
+        await comm.send_json_to(
+            {"type": "send", "text": QUESTION, "tier": "fast", "knowledge": False}
+        )
+        frames = await frames_until(comm, "done", timeout=60)
+    finally:
+        relay.close()
+    answer = await sync_to_async(Message.objects.get)(pk=answer_id(frames))
+    assert answer.status == Message.Status.INTERRUPTED and frames[-1]["status"] == "interrupted"
+    assert answer.content and answer.content == text_of(frames, answer.pk)
+    assert "cut-fast stopped mid-answer" in answer.error
+    assert "Прервано:" in frames[-1]["html"] and "cut-fast" in frames[-1]["html"]
+    await comm.disconnect()
