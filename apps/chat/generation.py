@@ -336,7 +336,12 @@ class Generation:
             except Exception:
                 log.warning("could not read the members of %s", self.group, exc_info=True)
         for channel in tuple(self.remote):
-            await self.layer.send(channel, event)
+            try:
+                await self.layer.send(channel, event)
+            except Exception:
+                # A remote socket that cannot be reached catches up when it reconnects; the
+                # answer and the sockets here must not suffer for it.
+                log.warning("chat frame to %s not delivered", channel, exc_info=True)
 
     async def _keep(self) -> None:
         """Save the text so far now and then, and keep the heartbeat and stream slot alive."""

@@ -177,6 +177,11 @@ function connect() {
     // Anything the server had sent us before is superseded by the catch-up that follows.
     for (const [, s] of streams) clearTimeout(s.gapTimer);
     streams.clear();
+    // An answer shown as streaming may have finished while we were away: ask about each
+    // (the server answers with a catch-up if it still streams, or with its final block).
+    for (const node of list.querySelectorAll('.msg-assistant[data-status="streaming"]')) {
+      socket.send(JSON.stringify({ type: "resync", message_id: Number(node.dataset.messageId) }));
+    }
     const pending = queued;
     queued = [];
     for (const event of pending) socket.send(JSON.stringify(event));

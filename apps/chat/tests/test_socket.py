@@ -291,3 +291,24 @@ async def test_a_connection_lost_mid_answer_keeps_the_text_marked_interrupted(
     assert "cut-fast stopped mid-answer" in answer.error
     assert "Прервано:" in frames[-1]["html"] and "cut-fast" in frames[-1]["html"]
     await comm.disconnect()
+
+
+async def test_resync_of_a_finished_answer_sends_its_final_block(
+    member, outsider, member_conversation: Conversation
+) -> None:
+    done = await sync_to_async(Message.objects.create)(
+        conversation=member_conversation, role="assistant", content="**Drain** the node.",
+        status="complete", model="gemma-3-270m",
+    )  # fmt: skip
+    foreign_conv = await sync_to_async(Conversation.objects.create)(user=outsider)
+    foreign = await sync_to_async(Message.objects.create)(
+        conversation=foreign_conv, role="assistant", content="secret", status="complete"
+    )
+    comm, _, _ = await open_socket(member_conversation.pk, await cookie_for(member))
+    await comm.send_json_to({"type": "resync", "message_id": foreign.pk})
+    await comm.send_json_to({"type": "resync", "message_id": done.pk})
+    frame = await comm.receive_json_from(timeout=5)
+    # Only this conversation's answer comes back: another user's id gives nothing.
+    assert frame["type"] == "done" and frame["message_id"] == done.pk
+    assert "<strong>Drain</strong>" in frame["html"] and "secret" not in frame["html"]
+    await comm.disconnect()
