@@ -19,7 +19,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
 
-def test_sign_in_ask_and_watch_the_answer_grow(portal: str, member) -> None:
+def test_sign_in_ask_watch_the_answer_grow_reload_and_stop(portal: str, member) -> None:
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: install Debian's chromium "
@@ -57,17 +57,35 @@ def test_sign_in_ask_and_watch_the_answer_grow(portal: str, member) -> None:
             # The answer grows while the model writes: sample its length over a few seconds.
             lengths: list[int] = []
             deadline = time.monotonic() + 90
-            while time.monotonic() < deadline and len(set(lengths)) < 4:
+            while time.monotonic() < deadline and len(set(lengths)) < 6:
                 text = answer.inner_text(timeout=5_000)
                 if not lengths or len(text) != lengths[-1]:
                     lengths.append(len(text))
                 page.wait_for_timeout(150)
             growing = [b > a for a, b in zip(lengths, lengths[1:], strict=False)]
-            assert len(lengths) >= 4 and all(growing), f"answer lengths seen: {lengths}"
+            # Mostly growing: when the server's rendered HTML replaces the plain text, Markdown
+            # syntax disappears and the shown length can dip once.
+            assert sum(growing) >= 4 and lengths[-1] > lengths[0], f"lengths seen: {lengths}"
             assert "/chat/" in page.url and page.url.rstrip("/").split("/")[-1].isdigit()
             assert page.locator(".conv.current").count() == 1  # the sidebar lists it
 
             page.screenshot(path=str(shot), full_page=True)
+            # Reopening the page mid-answer shows the text so far and keeps streaming it.
+            before = lengths[-1]
+            page.reload()
+            answer = page.locator(".msg-assistant .answer").first
+            answer.wait_for(timeout=30_000)
+            resumed: list[int] = []
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(set(resumed)) < 3:
+                text = answer.inner_text(timeout=5_000)
+                if not resumed or len(text) != resumed[-1]:
+                    resumed.append(len(text))
+                page.wait_for_timeout(150)
+            # (Lengths of the shown text, not of the Markdown: a reload shows the rendered
+            # form, where e.g. link definitions take no room, so it may start shorter.)
+            assert resumed[0] > 0 and resumed[-1] > resumed[0], (before, resumed)
+            lengths += resumed
             # Stop ends it; the page swaps in the final block with its metrics.
             page.click("#btn-stop")
             page.locator('.msg-assistant[data-status="interrupted"]').wait_for(timeout=20_000)
