@@ -217,6 +217,21 @@ def _contains(haystack: list[str], needle: tuple[str, ...]) -> bool:
     return any(tuple(haystack[i : i + n]) == needle for i in range(len(haystack) - n + 1))
 
 
+def english_for(text: str) -> list[str]:
+    """The English synonyms of the glossary terms found in a (Russian) text, fast enough to
+    run on every chunk: single-word variants by set lookup, phrases only when their first
+    word is present."""
+    found = terms(text)
+    present = set(found)
+    out: list[str] = []
+    for entry in _entries():
+        for variant in entry.variants:
+            if variant[0] in present and (len(variant) == 1 or _contains(found, variant)):
+                out.extend(entry.latin)
+                break
+    return list(dict.fromkeys(out))
+
+
 def expand(query: str) -> tuple[dict[str, float], list[str]]:
     """The query's weighted stemmed terms (originals 1.0, glossary synonyms 0.6) and the
     English synonyms that matched, for the dense query."""
@@ -233,4 +248,4 @@ def expand(query: str) -> tuple[dict[str, float], list[str]]:
     return weighted, english
 
 
-__all__ = ["DEFAULT_GLOSSARY", "expand", "invalidate", "stem"]
+__all__ = ["DEFAULT_GLOSSARY", "english_for", "expand", "invalidate", "stem"]

@@ -15,18 +15,19 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from qdrant_client import models as qm
 
-from apps.knowledge import broadcast, index
+from apps.knowledge import broadcast, glossary, index
 from apps.knowledge.chunking import Chunk, chunk_blocks
 from apps.knowledge.connectors import ConnectorError, DocRef, FetchError, get_connector
 from apps.knowledge.crypto import SecretsUnreadable
 from apps.knowledge.embeddings import get_embedder
 from apps.knowledge.models import Collection, Document, IndexJob, Source
 from apps.knowledge.parsing import ParseError, parse
-from apps.knowledge.text import document_vector, language
+from apps.knowledge.text import LATIN_TOKEN, document_vector, language
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,17 @@ def finish_generation(name: str) -> bool:
         return False
     activate(row)
     return True
+
+
+def dense_passage(text: str) -> str:
+    """What the dense vector of a chunk is computed from. The default model is English-only:
+    a Russian chunk is represented by its Latin words (commands, names, errors) and the
+    English glossary synonyms of its terms, as Russian queries are (retrieval.dense_query).
+    The sparse vector and the stored text always use the chunk itself."""
+    if settings.EMBEDDING_MODEL or language(text) != "ru":
+        return text
+    latin = " ".join(LATIN_TOKEN.findall(text))
+    return f"{latin} {' '.join(glossary.english_for(text))}".strip() or text
 
 
 @dataclass
@@ -224,11 +236,13 @@ class JobRunner:
         if not self.pending:
             return
         texts = []
+        dense_texts = []
         for item in self.pending:
             for chunk in item.chunks:
                 heading = " > ".join((item.title, *chunk.section))
                 texts.append(f"{heading}\n{chunk.text}")
-        vectors = get_embedder().encode(texts)
+                dense_texts.append(dense_passage(texts[-1]))
+        vectors = get_embedder().encode(dense_texts)
         now = timezone.now()
         points = []
         row = 0

@@ -9,7 +9,6 @@ at most a few chunks per document are kept.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,7 @@ from apps.accounts.roles import is_portal_admin, user_group_names
 from apps.knowledge import glossary, index
 from apps.knowledge.embeddings import get_embedder
 from apps.knowledge.models import Collection, Source
-from apps.knowledge.text import language, query_vector, terms
+from apps.knowledge.text import LATIN_TOKEN, language, query_vector, terms
 
 MAX_PER_DOCUMENT = 2
 # Below this relevance the best hit is treated as "nothing relevant found": the search page
@@ -108,16 +107,13 @@ def _lexical(weighted: dict[str, float], base: set[str], text: str) -> float:
     return min(1.0, (found + 0.6 * min(synonyms, len(base) - found)) / len(base))
 
 
-_LATIN_TOKEN = re.compile(r"[A-Za-z][\w.\-/:]*")
-
-
 def dense_query(query: str, english: list[str]) -> str:
     """The text embedded for the dense half. The default model is English-only: Cyrillic
     only adds noise to its vector, so a Russian query is represented by its Latin words
     (product names, error messages) plus the English glossary synonyms of its terms."""
     if settings.EMBEDDING_MODEL or language(query) != "ru":
         return f"{query} ({', '.join(english)})" if english else query
-    parts = _LATIN_TOKEN.findall(query) + english
+    parts = LATIN_TOKEN.findall(query) + english
     return " ".join(parts) if parts else query
 
 

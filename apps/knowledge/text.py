@@ -18,6 +18,8 @@ import snowballstemmer
 _WORD = re.compile(r"[0-9a-zа-яё_]+(?:[.\-][0-9a-zа-яё_]+)*", re.I)
 _CYRILLIC = re.compile(r"[а-яё]", re.I)
 _LATIN = re.compile(r"[a-z]", re.I)
+# Words in Latin script inside Russian text: commands, product names, error messages.
+LATIN_TOKEN = re.compile(r"[A-Za-z][\w.\-/:]*")
 
 K1 = 1.2
 B = 0.75

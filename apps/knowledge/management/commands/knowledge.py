@@ -95,6 +95,8 @@ class Command(BaseCommand):
             getattr(self, f"do_{opts['action']}")(opts)
         except index.IndexUnavailable as exc:
             raise CommandError(str(exc)) from None
+        finally:
+            index.close()  # release the local directory now, not in a noisy interpreter exit
 
     def _user(self, username: str | None) -> Any:
         if not username:
