@@ -77,6 +77,12 @@ def access_filter(user: Any, source_ids: list[int]) -> qm.Filter:
     return qm.Filter(must=must)
 
 
+def _safe_link(link: object) -> str:
+    # Links end up in href attributes: only web links, never javascript: or data: URLs.
+    text = str(link or "")
+    return text if text.startswith(("https://", "http://")) else ""
+
+
 def _hit(point: qm.ScoredPoint, relevance: float) -> Hit:
     p = point.payload or {}
     return Hit(
@@ -84,7 +90,7 @@ def _hit(point: qm.ScoredPoint, relevance: float) -> Hit:
         text=str(p.get("text", "")),
         title=str(p.get("title", "")),
         section=str(p.get("section", "")),
-        link=str(p.get("link", "")),
+        link=_safe_link(p.get("link")),
         version=str(p.get("version", "")),
         source=str(p.get("source", "")),
         source_id=int(p.get("source_id", 0)),

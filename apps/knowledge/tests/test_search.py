@@ -82,3 +82,21 @@ async def test_answer_streams_with_citations_or_declines(kb, member: User) -> No
     assert "".join(e["text"] for e in events if e["type"] == "token").strip()
     call = await LLMCall.objects.alatest("started")
     assert call.purpose == "search" and call.user_id == member.pk
+
+
+@pytest.mark.django_db
+def test_only_web_links_reach_the_page(
+    tmp_path: Path, admin_user: User, member_client: Client
+) -> None:
+    from apps.knowledge import actions, index, retrieval
+
+    (tmp_path / "x.md").write_text("# Link test\n\nUnique phrase zebra-lantern-42.\n")
+    source = actions.ingest_directory(admin_user, tmp_path, "links", []).source
+    # A hostile link stored in the index (e.g. from a compromised wiki) is not rendered.
+    index.set_source_payload(index.alias_target() or "", source.pk, {"link": "javascript:alert(1)"})
+    hit = retrieval.search(admin_user, "zebra-lantern-42", k=1)[0]
+    assert hit.link == ""
+    page = member_client.get(
+        reverse("knowledge:search"), {"q": "zebra-lantern-42"}
+    ).content.decode()
+    assert "javascript:" not in page
