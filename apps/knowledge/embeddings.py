@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +99,18 @@ class Embedder:
             if quantized:
                 from onnxruntime.quantization import QuantType, quantize_dynamic
 
-                tmp = folder / "model-int8.onnx.tmp"
-                quantize_dynamic(
-                    str(plain), str(tmp), weight_type=QuantType.QInt8, per_channel=True
-                )
+                tmp = (
+                    folder / f"model-int8.onnx.{os.getpid()}.tmp"
+                )  # concurrent exporters never collide
+                root = logging.getLogger()
+                level = root.level
+                root.setLevel(logging.WARNING)  # the quantiser logs every tensor at INFO
+                try:
+                    quantize_dynamic(
+                        str(plain), str(tmp), weight_type=QuantType.QInt8, per_channel=True
+                    )
+                finally:
+                    root.setLevel(level)
                 tmp.rename(target)
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, (os.cpu_count() or 2))
@@ -125,18 +134,20 @@ class Embedder:
 
         sample = self.model.tokenizer(["export sample text"], return_tensors="pt")
         types = sample.get("token_type_ids", torch.zeros_like(sample["input_ids"]))
-        tmp = out.with_suffix(".tmp")
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")
         axes = {0: "batch", 1: "seq"}
-        torch.onnx.export(
-            Wrapped(transformer),
-            (sample["input_ids"], sample["attention_mask"], types),
-            str(tmp),
-            input_names=["ids", "mask", "types"],
-            output_names=["hidden"],
-            dynamic_axes={"ids": axes, "mask": axes, "types": axes, "hidden": axes},
-            opset_version=17,
-            dynamo=False,
-        )
+        with warnings.catch_warnings():  # tracer notes about the model's code, not errors
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                Wrapped(transformer),
+                (sample["input_ids"], sample["attention_mask"], types),
+                str(tmp),
+                input_names=["ids", "mask", "types"],
+                output_names=["hidden"],
+                dynamic_axes={"ids": axes, "mask": axes, "types": axes, "hidden": axes},
+                opset_version=17,
+                dynamo=False,
+            )
         tmp.rename(out)
 
     def _encode_onnx(self, texts: list[str]) -> np.ndarray:
