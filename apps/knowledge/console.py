@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.roles import admin_required
-from apps.knowledge import actions
+from apps.knowledge import actions, tasks
 from apps.knowledge.forms import GlossaryForm, SourceForm
 from apps.knowledge.models import GlossaryEntry, IndexJob, Source
 from portal.http import HtmxHttpRequest
@@ -36,6 +36,7 @@ def _rows() -> list[dict[str, object]]:
 @require_GET
 @admin_required
 def sources(request: HtmxHttpRequest) -> HttpResponse:
+    tasks.ensure_scheduler()
     template = (
         "knowledge/console_sources.html#rows" if request.htmx else "knowledge/console_sources.html"
     )

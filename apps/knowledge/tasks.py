@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from celery import shared_task
 from django.conf import settings
@@ -72,6 +73,38 @@ def dispatch(job: IndexJob, wait: bool = False) -> None:
         )
         _threads[:] = [t for t in _threads if t.is_alive()] + [thread]
         thread.start()
+
+
+SCHEDULE_TICK = 60.0
+_scheduler: threading.Thread | None = None
+_scheduler_lock = threading.Lock()
+
+
+def _schedule_forever() -> None:
+    while True:
+        time.sleep(SCHEDULE_TICK)
+        try:
+            sync_due_sources()
+        except Exception:
+            log.exception("scheduled knowledge syncs failed")
+        finally:
+            close_old_connections()
+
+
+def ensure_scheduler() -> None:
+    """In local mode no Celery beat can reach the index, so the web process that owns it
+    checks source schedules every minute; called from the knowledge pages (never from
+    commands, which must not start syncs of their own). With QDRANT_URL, run
+    `knowledge.sync_due_sources` from Celery beat instead."""
+    global _scheduler
+    if settings.QDRANT_URL or inline_jobs():
+        return
+    with _scheduler_lock:
+        if _scheduler is None or not _scheduler.is_alive():
+            _scheduler = threading.Thread(
+                target=_schedule_forever, name="knowledge-schedule", daemon=True
+            )
+            _scheduler.start()
 
 
 def wait_for_background(timeout: float = 600) -> None:

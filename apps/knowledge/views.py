@@ -22,7 +22,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from apps.knowledge import glossary, prompting, retrieval
+from apps.knowledge import glossary, prompting, retrieval, tasks
 from apps.knowledge.index import IndexUnavailable
 from apps.knowledge.text import stem
 
@@ -57,6 +57,7 @@ def highlight(text: str, query: str) -> SafeString:
 
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
+    tasks.ensure_scheduler()
     query = request.GET.get("q", "").strip()[:MAX_QUERY]
     context: dict[str, Any] = {"q": query, "results": [], "error": ""}
     if query:

@@ -185,3 +185,34 @@ async def test_progress_socket_pushes_to_admins_only(admin_user: User, member: U
     frame = await comm.receive_json_from(timeout=10)
     assert frame["job"] == job.pk and frame["percent"] == 40 and frame["state"] == "running"
     await comm.disconnect()
+
+
+@pytest.mark.django_db
+def test_scheduled_sources_sync_when_due(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.knowledge import tasks
+
+    (tmp_path / "a.md").write_text("# A\n\nScheduled.\n")
+    due = Source.objects.create(
+        name="due",
+        type="directory",
+        settings={"path": str(tmp_path)},
+        schedule_minutes=30,
+        last_synced=timezone.now() - timedelta(hours=1),
+    )
+    fresh = Source.objects.create(
+        name="fresh",
+        type="directory",
+        settings={"path": str(tmp_path)},
+        schedule_minutes=30,
+        last_synced=timezone.now() - timedelta(minutes=5),
+    )
+    manual = Source.objects.create(
+        name="manual", type="directory", settings={"path": str(tmp_path)}
+    )
+    assert tasks.sync_due_sources() == 1
+    assert IndexJob.objects.get(source=due).state == IndexJob.State.DONE  # inline in tests
+    assert not IndexJob.objects.filter(source__in=[fresh, manual]).exists()
