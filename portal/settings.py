@@ -159,7 +159,7 @@ QDRANT_API_KEY = env_secret("QDRANT_API_KEY")
 QDRANT_PATH = env_str("QDRANT_PATH", str(VAR_DIR / "qdrant"))
 # Embedded engine at QDRANT_PATH: "local" (qdrant-client's local mode) or "edge" (Qdrant Edge,
 # the Rust engine in-process: fast past ~10k chunks). Ignored when QDRANT_URL is set.
-QDRANT_ENGINE = env_str("QDRANT_ENGINE", "local")
+QDRANT_ENGINE = env_str("QDRANT_ENGINE", "edge")
 if QDRANT_ENGINE not in ("local", "edge"):
     raise ImproperlyConfigured("QDRANT_ENGINE must be local or edge")
 QDRANT_COLLECTION = env_str("QDRANT_COLLECTION", "opsdesk")

@@ -1,5 +1,6 @@
-"""The embedded Qdrant Edge engine (QDRANT_ENGINE=edge) behaves like local mode: hybrid
-search, the permission filter, incremental sync, one process per directory."""
+"""Both embedded engines (QDRANT_ENGINE=edge, the default, and qdrant-client's local mode)
+give the same behaviour: hybrid search, the permission filter, incremental sync, one process
+per directory. The rest of the suite runs on the default engine."""
 
 from __future__ import annotations
 
@@ -16,6 +17,15 @@ from apps.knowledge.tests.conftest import chunks_of
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(params=["edge", "local"])
+def engine(request, tmp_path: Path, settings) -> Iterator[str]:
+    index.close()
+    settings.QDRANT_ENGINE = request.param
+    settings.QDRANT_PATH = str(tmp_path / "embedded-index")
+    yield request.param
+    index.close()
+
+
 @pytest.fixture
 def edge(tmp_path: Path, settings) -> Iterator[Path]:
     index.close()
@@ -25,8 +35,8 @@ def edge(tmp_path: Path, settings) -> Iterator[Path]:
     index.close()
 
 
-def test_edge_engine_search_acl_and_sync(
-    edge: Path, tmp_path: Path, ingest, member: User, outsider: User
+def test_embedded_engine_search_acl_and_sync(
+    engine: str, tmp_path: Path, ingest, member: User, outsider: User
 ) -> None:
     public, restricted = tmp_path / "kb", tmp_path / "kb" / "sre"
     restricted.mkdir(parents=True)
@@ -38,7 +48,7 @@ def test_edge_engine_search_acl_and_sync(
     )
     sre = ingest(restricted, "edge-sre", ["sre"]).source
     ingest(public, "edge-public")
-    assert isinstance(index.client(), EdgeStore)
+    assert isinstance(index.client(), EdgeStore) == (engine == "edge")
     assert retrieval.search(member, "unseal key holders KEYHOLDERS-7731", k=1)[0].path == "vault.md"
     assert all(
         h.source != "edge-sre"
