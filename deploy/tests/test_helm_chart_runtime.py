@@ -41,6 +41,8 @@ NOT_SET_BY_CHART = {
     "LLM_DEV_PORT": "the dev vLLM server",
     "CELERY_EAGER": "tests: the chart runs real Celery workers",
     "QDRANT_PATH": "local mode; the chart always gives QDRANT_URL",
+    "QDRANT_ENGINE": "embedded engines only; the chart always gives QDRANT_URL",
+    "KNOWLEDGE_JOBS_INLINE": "tests and commands: the chart runs index jobs in Celery workers",
 }
 
 
