@@ -9,7 +9,8 @@
 
   function fmtEta(s) {
     if (s === null || s === undefined) return "—";
-    return s >= 90 ? Math.round(s / 60) + " min" : s + " s";
+    // Units and state names come translated from the page: the socket sends raw values.
+    return s >= 90 ? Math.round(s / 60) + " " + box.dataset.unitMin : s + " " + box.dataset.unitS;
   }
 
   function update(p) {
@@ -18,7 +19,8 @@
     var cell = row.querySelector("td.job");
     if (!cell.querySelector(".progress") || String(cell.dataset.job) !== String(p.job)) { refresh(); return; }
     cell.querySelector(".progress > span").style.width = p.percent + "%";
-    cell.querySelector(".job-state").textContent = p.state;
+    var key = "state" + p.state.charAt(0).toUpperCase() + p.state.slice(1);
+    cell.querySelector(".job-state").textContent = box.dataset[key] || p.state;
     cell.querySelector(".job-docs").textContent = p.docs_done + "/" + p.docs_total;
     cell.querySelector(".job-rate").textContent = p.throughput.toFixed(1);
     cell.querySelector(".job-eta").textContent = p.state === "running" ? fmtEta(p.eta_seconds) : "—";
