@@ -17,5 +17,5 @@ def check() -> CheckResult:
         return CheckResult(False, str(exc)[:300])
     except Exception as exc:
         return CheckResult(False, f"{type(exc).__name__}: {exc}"[:300])
-    where = settings.QDRANT_URL or f"local mode at {settings.QDRANT_PATH}"
+    where = settings.QDRANT_URL or f"embedded {settings.QDRANT_ENGINE} at {settings.QDRANT_PATH}"
     return CheckResult(True, f"{where}, {len(names)} collection(s)")
