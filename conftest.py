@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
@@ -65,3 +68,26 @@ def outsider_client(outsider: User) -> Client:
     client = Client()
     client.force_login(outsider)
     return client
+
+
+def live_root() -> str:
+    """Base URL (without /v1) of the live dev model server named cpu-live in LLM_BACKENDS."""
+    entry = next((b for b in settings.LLM_BACKENDS if b["name"] == "cpu-live"), None)
+    if entry is None:
+        pytest.fail("LLM_BACKENDS lacks cpu-live: run the suite with `make test`")
+    return str(entry["url"]).removesuffix("/v1")
+
+
+@pytest.fixture(scope="session")
+def vllm() -> str:
+    """The real dev vLLM server must answer; a missing one fails the test instead of skipping."""
+    root = live_root()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{root}/health", timeout=2).status_code == 200:
+                return root
+        except httpx.HTTPError:
+            pass
+        time.sleep(3)
+    pytest.fail(f"no vLLM server answers at {root}: run `make llm`")

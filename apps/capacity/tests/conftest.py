@@ -54,16 +54,6 @@ def _clean_cache() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def vllm() -> str:
-    """The colleague-run dev vLLM server (`bash deploy/dev/llm.sh status`); never started here."""
-    if not any(b["name"] == "cpu-live" for b in settings.LLM_BACKENDS):
-        pytest.fail("LLM_BACKENDS lacks cpu-live: source deploy/dev/test.env")
-    root = backend_root("cpu-live")
-    wait_for(f"{root}/health", 300, "the vLLM server (make llm)")
-    return root
-
-
-@pytest.fixture(scope="session")
 def portal_server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The portal itself under uvicorn, on the test database and the same Redis, so calls
     made through it are real gateway calls and its /metrics is a real scrape target."""

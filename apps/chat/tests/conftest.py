@@ -28,28 +28,6 @@ ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def live_root() -> str:
-    entry = next(b for b in settings.LLM_BACKENDS if b["name"] == "cpu-live")
-    return str(entry["url"]).removesuffix("/v1")
-
-
-@pytest.fixture(scope="session")
-def vllm() -> str:
-    """The real dev model server; a missing one fails the test (run `make llm`)."""
-    if not any(b["name"] == "cpu-live" for b in settings.LLM_BACKENDS):
-        pytest.fail("LLM_BACKENDS lacks cpu-live: source deploy/dev/test.env")
-    root = live_root()
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{root}/health", timeout=2).status_code == 200:
-                return root
-        except httpx.HTTPError:
-            pass
-        time.sleep(3)
-    pytest.fail(f"no vLLM server answers at {root}: run `make llm`")
-
-
 @pytest.fixture(autouse=True)
 def _clean() -> Iterator[None]:
     """Limits and backend state live in Redis; DB threads must let the test DB be dropped."""

@@ -27,26 +27,11 @@ from django.test import AsyncClient
 
 from apps.accounts.tokens import create_token, revoke_token
 from apps.inference.models import Backend, LLMCall
-from apps.inference.tests.conftest import live_root
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 URL = "/v1/chat/completions"
 ASK = [{"role": "user", "content": "Continue the list: Monday, Tuesday, Wednesday,"}]
-
-
-@pytest.fixture(scope="module")
-def vllm() -> str:
-    root = live_root()
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{root}/health", timeout=2).status_code == 200:
-                return root
-        except httpx.HTTPError:
-            pass
-        time.sleep(3)
-    pytest.fail(f"no vLLM server answers at {root}: run `make llm`")
 
 
 @pytest.fixture

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from asgiref.sync import SyncToAsync
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 
 from apps.inference import routing
-
-
-def live_root() -> str:
-    """The dev vLLM server's root URL (the cpu-live entry of LLM_BACKENDS, without /v1)."""
-    entry = next(b for b in settings.LLM_BACKENDS if b["name"] == "cpu-live")
-    return entry["url"].removesuffix("/v1")
 
 
 @pytest.fixture(autouse=True)
@@ -31,23 +23,6 @@ def _clean_state() -> Iterator[None]:
     # Async tests reach the database from asgiref's one sync thread; close that thread's
     # connection, or the test database cannot be dropped at the end of the session.
     SyncToAsync.single_thread_executor.submit(connections.close_all).result()
-
-
-@pytest.fixture(scope="session")
-def vllm() -> str:
-    """The real model server must answer; a missing one fails the test instead of skipping."""
-    if not any(b["name"] == "cpu-live" for b in settings.LLM_BACKENDS):
-        pytest.fail("LLM_BACKENDS lacks cpu-live: source deploy/dev/test.env")
-    root = live_root()
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{root}/health", timeout=2).status_code == 200:
-                return root
-        except httpx.HTTPError:
-            pass
-        time.sleep(3)
-    pytest.fail(f"no vLLM server answers at {root}: run `make llm`")
 
 
 def vllm_sample(root: str, name: str, **labels: str) -> float:
