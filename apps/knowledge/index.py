@@ -246,21 +246,13 @@ def hybrid_query(
                 with_payload=True,
                 with_vectors=[DENSE],
             )
-        elif dense is not None:
+        elif dense is not None or sparse_vec is not None:
+            # One half only (dense-only or sparse-only search, as the benchmark compares).
+            query, using = (dense, DENSE) if dense is not None else (sparse_vec, SPARSE)
             result = qc.query_points(
                 name,
-                query=dense,
-                using=DENSE,
-                query_filter=flt,
-                limit=limit,
-                with_payload=True,
-                with_vectors=[DENSE],
-            )
-        elif sparse_vec is not None:
-            result = qc.query_points(
-                name,
-                query=sparse_vec,
-                using=SPARSE,
+                query=query,
+                using=using,
                 query_filter=flt,
                 limit=limit,
                 with_payload=True,

@@ -5,6 +5,7 @@ The indexer only talks to this interface, so a new kind of source is one small c
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -42,17 +43,19 @@ class Fetched:
     link: str = ""
 
 
-class Connector:
+class Connector(ABC):
+    """One kind of source: lists its documents with stable ids and versions, fetches one."""
+
     def __init__(self, source: Source, secrets: dict[str, str] | None = None):
         self.source = source
         self.settings = source.settings or {}
         self.secrets = secrets or {}
 
-    def list_documents(self) -> Iterator[DocRef]:
-        raise NotImplementedError
+    @abstractmethod
+    def list_documents(self) -> Iterator[DocRef]: ...
 
-    def fetch(self, ref: DocRef) -> Fetched:
-        raise NotImplementedError
+    @abstractmethod
+    def fetch(self, ref: DocRef) -> Fetched: ...
 
     def close(self) -> None:  # noqa: B027 (optional hook)
         pass
