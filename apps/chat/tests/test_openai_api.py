@@ -256,35 +256,6 @@ async def test_openai_client_streams_through_the_portal(
     await api.close()
 
 
-@pytest.fixture
-def knowledge_base(tmp_path: Path, settings: Any, admin_user: User) -> Iterator[None]:
-    """Two indexed sources in a Qdrant of this test's own: one for everyone, one for secops."""
-    from apps.knowledge import actions, index
-
-    index.close()
-    settings.QDRANT_URL = ""
-    settings.QDRANT_PATH = str(tmp_path / "qdrant")
-    settings.KNOWLEDGE_JOBS_INLINE = True
-    public, secret = tmp_path / "runbooks", tmp_path / "secops"
-    public.mkdir()
-    secret.mkdir()
-    (public / "kafka-lag.md").write_text(
-        "# Kafka consumer lag\n\n## Fixing lag on the billing topic\n\n"
-        "When the billing-sink consumer group lags on the billing topic, restart it with "
-        "`kubectl rollout restart deploy/billing-sink -n billing`, then watch the lag with "
-        "`kafka-consumer-groups --describe --group billing-sink`.\n"
-    )
-    (secret / "break-glass.md").write_text(
-        "# Break-glass access for Kafka\n\n## Consumer lag emergencies\n\n"
-        "For Kafka consumer lag on the billing topic that restarts do not fix, the secops "
-        "break-glass account kafka-root may reset offsets.\n"
-    )
-    actions.ingest_directory(admin_user, public, "runbooks", [])
-    actions.ingest_directory(admin_user, secret, "secops-only", ["secops"])
-    yield
-    index.close()
-
-
 QUESTION = [{"role": "user", "content": "How do I fix Kafka consumer lag on the billing topic?"}]
 
 

@@ -312,3 +312,25 @@ async def test_resync_of_a_finished_answer_sends_its_final_block(
     assert frame["type"] == "done" and frame["message_id"] == done.pk
     assert "<strong>Drain</strong>" in frame["html"] and "secret" not in frame["html"]
     await comm.disconnect()
+
+
+async def test_answers_from_the_knowledge_base_cite_only_what_the_reader_may_see(
+    vllm: str, member, knowledge_base: None, short_answers: None
+) -> None:
+    # `member` is in sre, not secops: the break-glass page must neither feed nor cite.
+    conv = await sync_to_async(Conversation.objects.create)(user=member, knowledge=True)
+    comm, connected, _ = await open_socket(conv.pk, await cookie_for(member))
+    assert connected
+    question = "How do I fix Kafka consumer lag on the billing topic?"
+    await comm.send_json_to({"type": "send", "text": question, "tier": "fast", "knowledge": True})
+    frames = await frames_until(comm, "done")
+    await comm.disconnect()
+    answer = await sync_to_async(Message.objects.get)(pk=answer_id(frames))
+    assert answer.status == Message.Status.COMPLETE
+    assert [c["title"] for c in answer.citations] == ["Kafka consumer lag"]
+    assert answer.citations[0]["source"] == "runbooks"
+    done = frames[-1]["html"]
+    assert 'class="citations"' in done and "Kafka consumer lag" in done
+    assert "Break-glass" not in done and "kafka-root" not in str(frames)
+    # The chunk went into the prompt: far more prompt tokens than the question alone.
+    assert answer.prompt_tokens and answer.prompt_tokens > 60
