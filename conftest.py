@@ -30,6 +30,14 @@ def _static_files(django_db_blocker) -> None:
     call_command("collectstatic", interactive=False, verbosity=0)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_backend_view() -> None:
+    """Routing keeps its view of the backends for a second; a test's rows and state are new."""
+    from apps.inference import routing
+
+    routing.forget()
+
+
 @pytest.fixture(scope="session")
 def ldap_server() -> Iterator[str]:
     """A throwaway slapd with deploy/dev/ldap/seed.ldif, started fresh for the session."""

@@ -291,7 +291,7 @@ def main() -> None:
                 out = ROOT / f"var/bench/profile-{n}.txt"
                 spy = subprocess.Popen(
                     [os.environ["BENCH_PYSPY"], "record", "-p", str(portal.pid), "-o", str(out),
-                     "--format", "raw", "-r", "500", "--threads"],
+                     "--format", "raw", "-r", "200", "--threads", "--nonblocking"],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
             result = asyncio.run(

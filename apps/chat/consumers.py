@@ -184,19 +184,18 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         tier = str(event.get("tier") or "auto")
         knowledge = bool(event.get("knowledge", True))
         with translation.override(self.language):
-            verdict = await limits.count_message(self.user.pk)
-            if not verdict.allowed:
+            admission = await limits.admit(self.user.pk)
+            if admission.refused == "rate":
                 await self._error(
                     "rate_limited",
                     _(
                         "You have sent %(n)d messages in a minute, the most allowed. "
                         "Try again in %(s)d s."
                     )
-                    % {"n": settings.CHAT_MESSAGES_PER_MINUTE, "s": verdict.retry_after},
+                    % {"n": settings.CHAT_MESSAGES_PER_MINUTE, "s": admission.retry_after},
                 )
                 return
-            slot = await limits.acquire_stream(self.user.pk)
-            if slot is None:
+            if admission.slot is None:
                 await self._error(
                     "too_many_streams",
                     _(
@@ -206,6 +205,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                     % {"n": settings.CHAT_MAX_CONCURRENT_STREAMS},
                 )
                 return
+            slot = admission.slot
         try:
             owner = await generation.control_channel()
             args: tuple[Any, ...] = (self.conversation_id, self.user)

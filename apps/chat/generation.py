@@ -37,7 +37,9 @@ HEARTBEAT_SECONDS = 5.0
 RENDER_SECONDS = 0.75
 # Frames after the first are batched: a frame every BATCH_SECONDS per answer at most, and
 # longer when this process relays many answers at once, so the per-frame cost (channel layer,
-# JSON, websocket write) stays bounded while a reader sees no difference.
+# JSON, websocket write) stays bounded while a reader sees no difference. The upstream is read
+# at the same pace (client.stream's `pace`), so a busy process also wakes once per batch, not
+# once per token, to read it.
 BATCH_SECONDS = 0.02
 BATCH_PER_STREAM = 0.0015
 MAX_BATCH_SECONDS = 0.25
@@ -64,6 +66,11 @@ class SearchFailed(RuntimeError):
 # Open sockets of this process by conversation (consumers attach in connect()).
 _sockets: dict[int, set[Any]] = {}
 MEMBERS_SECONDS = 1.0
+
+
+def batch_seconds() -> float:
+    """How long text gathers before the next frame (and the next read of the upstream)."""
+    return min(MAX_BATCH_SECONDS, max(BATCH_SECONDS, BATCH_PER_STREAM * len(_running)))
 
 
 def group_name(conversation_id: int) -> str:
@@ -139,20 +146,6 @@ class Generation:
         layer = get_channel_layer()
         assert layer is not None
         self.layer = layer
-        # The new rows travel with the event, so sockets show them without a database read.
-        await self._emit(
-            {
-                "type": "chat.added",
-                "messages": [
-                    {
-                        "id": self.exchange.question_id,
-                        "role": "user",
-                        "content": self.exchange.question,
-                    },
-                    {"id": self.message_id, "role": "assistant", "content": ""},
-                ],
-            },
-        )
         publisher = asyncio.create_task(self._publish(layer))
         keeper = asyncio.create_task(self._keep())
         fields: dict[str, Any]
@@ -228,7 +221,12 @@ class Generation:
         messages, citations = await self._prompt()
         end: dict[str, Any] | None = None
         events = client.stream(
-            messages, tier=self.exchange.tier, user=self.user, purpose="chat", max_tokens=MAX_TOKENS
+            messages,
+            tier=self.exchange.tier,
+            user=self.user,
+            purpose="chat",
+            max_tokens=MAX_TOKENS,
+            pace=batch_seconds,
         )
         # aclosing: a cancel that lands outside the stream's own await still closes upstream.
         async with aclosing(events):
@@ -271,6 +269,21 @@ class Generation:
         return fields
 
     async def _publish(self, layer: Any) -> None:
+        # The new rows travel with the event, so sockets show them without a database read.
+        # Sent from here, not before the request: the upstream request starts meanwhile.
+        await self._emit(
+            {
+                "type": "chat.added",
+                "messages": [
+                    {
+                        "id": self.exchange.question_id,
+                        "role": "user",
+                        "content": self.exchange.question,
+                    },
+                    {"id": self.message_id, "role": "assistant", "content": ""},
+                ],
+            },
+        )
         last_render = time.monotonic()
         while True:
             await self.wake.wait()
@@ -298,9 +311,7 @@ class Generation:
                     await self._send_render(layer)
             if self.closing and not self.pending:
                 return
-            await asyncio.sleep(
-                min(MAX_BATCH_SECONDS, max(BATCH_SECONDS, BATCH_PER_STREAM * len(_running)))
-            )
+            await asyncio.sleep(batch_seconds())
 
     async def _send_render(self, layer: Any) -> None:
         if self.rendered_seq == self.seq:

@@ -21,14 +21,25 @@ from django.conf import settings
 SLOT_TTL = 60
 SLOT_REFRESH = 15
 
-_ACQUIRE = """
-local key = KEYS[1]
-local now, limit, expires = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-if redis.call('ZCARD', key) >= limit then return 0 end
-redis.call('ZADD', key, expires, ARGV[3])
-redis.call('EXPIRE', key, tonumber(ARGV[5]))
-return 1
+# One round trip admits a message: first the sliding per-minute window (members expire 60 s
+# after they were sent), then a stream slot (members expire unless refreshed). Returns
+# {1} when admitted, {0, oldest} when the minute's limit is reached, {2} when no slot is free.
+# A message refused for want of a slot still counts against the minute, as a retry would.
+_ADMIT = """
+local rate, streams = KEYS[1], KEYS[2]
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', rate, '-inf', now)
+if redis.call('ZCARD', rate) >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', rate, 0, 0, 'WITHSCORES')
+  return {0, oldest[2]}
+end
+redis.call('ZADD', rate, now + 60, ARGV[3])
+redis.call('EXPIRE', rate, 120)
+redis.call('ZREMRANGEBYSCORE', streams, '-inf', now)
+if redis.call('ZCARD', streams) >= tonumber(ARGV[4]) then return {2} end
+redis.call('ZADD', streams, now + tonumber(ARGV[5]), ARGV[3])
+redis.call('EXPIRE', streams, tonumber(ARGV[5]) * 2)
+return {1}
 """
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
@@ -37,8 +48,11 @@ _local_rate: dict[int, list[float]] = {}
 
 
 @dataclass(frozen=True)
-class Verdict:
-    allowed: bool
+class Admission:
+    """Whether a message may start an answer now: `slot` if so, else which limit refused it."""
+
+    slot: str | None
+    refused: str = ""  # "rate" (messages per minute) or "streams" (answers at once)
     retry_after: int = 0
 
 
@@ -62,24 +76,42 @@ def _redis() -> Any:
     return client
 
 
-async def acquire_stream(user_id: int) -> str | None:
-    """A slot token if the user may start another answer now, else None."""
+async def admit(user_id: int) -> Admission:
+    """Count one message against the per-minute limit, then take a stream slot.
+
+    Fixed per-minute buckets would let a user send twice the limit across a minute boundary;
+    the sliding window keeps the limit true for any 60 seconds. One Redis round trip for
+    both, as this sits on every answer's way to its first token."""
     token = uuid.uuid4().hex
     now = time.time()
-    limit = settings.CHAT_MAX_CONCURRENT_STREAMS
+    per_minute, at_once = settings.CHAT_MESSAGES_PER_MINUTE, settings.CHAT_MAX_CONCURRENT_STREAMS
     client = _redis()
     if client is None:
-        slots = _local_slots.setdefault(user_id, {})
-        for key, expires in list(slots.items()):
-            if expires <= now:
-                del slots[key]
-        if len(slots) >= limit:
-            return None
-        slots[token] = now + SLOT_TTL
-        return token
-    key = f"{_prefix()}:chat:streams:{user_id}"
-    ok = await client.eval(_ACQUIRE, 1, key, now, limit, token, now + SLOT_TTL, SLOT_TTL * 2)
-    return token if ok else None
+        return _admit_here(user_id, token, now, per_minute, at_once)
+    rate, streams = f"{_prefix()}:chat:rate:{user_id}", f"{_prefix()}:chat:streams:{user_id}"
+    verdict = await client.eval(_ADMIT, 2, rate, streams, now, per_minute, token, at_once, SLOT_TTL)
+    if int(verdict[0]) == 0:
+        oldest = float(verdict[1]) if len(verdict) > 1 else now + 60
+        return Admission(None, "rate", max(1, math.ceil(oldest - now)))
+    if int(verdict[0]) == 2:
+        return Admission(None, "streams")
+    return Admission(token)
+
+
+def _admit_here(user_id: int, token: str, now: float, per_minute: int, at_once: int) -> Admission:
+    sent = [t for t in _local_rate.get(user_id, []) if t > now]
+    _local_rate[user_id] = sent
+    if len(sent) >= per_minute:
+        return Admission(None, "rate", max(1, math.ceil(min(sent) - now)))
+    sent.append(now + 60)
+    slots = _local_slots.setdefault(user_id, {})
+    for key, expires in list(slots.items()):
+        if expires <= now:
+            del slots[key]
+    if len(slots) >= at_once:
+        return Admission(None, "streams")
+    slots[token] = now + SLOT_TTL
+    return Admission(token)
 
 
 async def refresh_stream(user_id: int, token: str) -> None:
@@ -97,30 +129,3 @@ async def release_stream(user_id: int, token: str) -> None:
         _local_slots.get(user_id, {}).pop(token, None)
         return
     await client.zrem(f"{_prefix()}:chat:streams:{user_id}", token)
-
-
-async def count_message(user_id: int) -> Verdict:
-    """Count one message against the per-minute limit over a sliding 60-second window.
-
-    Fixed per-minute buckets would let a user send twice the limit across a minute boundary;
-    the same sorted-set admission as stream slots (members expire 60 s after they were sent)
-    keeps the limit true for any 60 seconds.
-    """
-    now = time.time()
-    limit = settings.CHAT_MESSAGES_PER_MINUTE
-    client = _redis()
-    if client is None:
-        sent = [t for t in _local_rate.get(user_id, []) if t > now]
-        allowed = len(sent) < limit
-        if allowed:
-            sent.append(now + 60)
-        _local_rate[user_id] = sent
-        oldest = min(sent) if sent else now
-    else:
-        key = f"{_prefix()}:chat:rate:{user_id}"
-        allowed = bool(
-            await client.eval(_ACQUIRE, 1, key, now, limit, uuid.uuid4().hex, now + 60, 120)
-        )
-        first = await client.zrange(key, 0, 0, withscores=True) if not allowed else []
-        oldest = first[0][1] if first else now
-    return Verdict(allowed, 0 if allowed else max(1, math.ceil(oldest - now)))

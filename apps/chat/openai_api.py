@@ -321,17 +321,16 @@ class _Slot:
 
 
 async def _take_slot(user: Any) -> _Slot:
-    verdict = await limits.count_message(user.pk)
-    if not verdict.allowed:
+    admission = await limits.admit(user.pk)
+    if admission.refused == "rate":
         raise ApiError(
             429,
             "Too many requests this minute; try again shortly.",
             kind="rate_limit_error",
             code="rate_limit_exceeded",
-            headers={"Retry-After": str(verdict.retry_after)},
+            headers={"Retry-After": str(admission.retry_after)},
         )
-    token = await limits.acquire_stream(user.pk)
-    if token is None:
+    if admission.slot is None:
         raise ApiError(
             429,
             "Too many answers streaming at once for this user; wait for one to finish.",
@@ -339,7 +338,7 @@ async def _take_slot(user: Any) -> _Slot:
             code="too_many_concurrent_requests",
             headers={"Retry-After": "5"},
         )
-    return _Slot(user.pk, token)
+    return _Slot(user.pk, admission.slot)
 
 
 def _failure(end: Any) -> ApiError:

@@ -28,6 +28,12 @@ def check_llm_backends(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     return errors
 
 
+def _forget_view(**kwargs: Any) -> None:
+    from apps.inference import routing
+
+    routing.forget()
+
+
 class InferenceConfig(AppConfig):
     name = "apps.inference"
     label = "inference"
@@ -39,6 +45,13 @@ class InferenceConfig(AppConfig):
         from portal import health
 
         checks.register(check_llm_backends)
+        # An edit in this process routes the next request by it (others within a second).
+        from django.db.models.signals import post_delete, post_save
+
+        from apps.inference.models import Backend
+
+        post_save.connect(_forget_view, sender=Backend, dispatch_uid="inference-saved")
+        post_delete.connect(_forget_view, sender=Backend, dispatch_uid="inference-deleted")
         console_nav.register(_("LLM backends"), "inference:backends", order=40)
         # Required once backends are configured: a portal whose every model is down cannot
         # answer, so it should leave the load balancer until one is back.

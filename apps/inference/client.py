@@ -1,31 +1,28 @@
 """The one way any app talks to an LLM: `stream()` and `complete()`.
 
 Routing (tier, least-loaded healthy backend, fall-back, cool-down) is in routing.py; this
-module talks to the chosen backend over the OpenAI-compatible API, fails over before the first
-token, and records every call (LLMCall row + Prometheus metrics).
+module talks to the chosen backend over the OpenAI-compatible API (upstream.py), fails over
+before the first token, and records every call (LLMCall row + Prometheus metrics).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, TypedDict
 
-import openai
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.utils import timezone
 
 from apps.inference import metrics, routing, state
 from apps.inference.backends import BackendConfig
-from apps.inference.errors import root_cause
 from apps.inference.models import LLMCall
 from apps.inference.routing import choose_tier
+from apps.inference.upstream import StreamError, Upstream, describe, open_stream, retryable
 
 __all__ = ["Completion", "EndEvent", "StartEvent", "StreamEvent", "TokenEvent"]
 __all__ += ["choose_tier", "complete", "stream"]
@@ -45,6 +42,8 @@ class StartEvent(TypedDict):
 
 
 class TokenEvent(TypedDict):
+    """Text that arrived in one network read: one token, or several when reading is paced."""
+
     type: Literal["token"]
     text: str
 
@@ -85,54 +84,6 @@ class Completion:
     tokens_per_s: float | None = None
     call_id: int | None = None
     finish_reason: str = ""
-
-
-# One SDK client (and its connection pool) per backend and event loop: building one costs
-# more than the whole routing decision, and a client must not outlive its loop.
-_CLIENTS: dict[tuple[int, str, str], tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI]] = {}
-
-
-def _client(backend: BackendConfig) -> openai.AsyncOpenAI:
-    loop = asyncio.get_running_loop()
-    key = (id(loop), backend.url, backend.api_key)
-    hit = _CLIENTS.get(key)
-    if hit is not None and hit[0] is loop:
-        return hit[1]
-    for old_key, (old_loop, _old) in list(_CLIENTS.items()):
-        if old_loop.is_closed():
-            del _CLIENTS[old_key]
-    client = openai.AsyncOpenAI(
-        base_url=backend.url,
-        api_key=backend.api_key or "none",
-        timeout=openai.Timeout(settings.LLM_READ_TIMEOUT, connect=settings.LLM_CONNECT_TIMEOUT),
-        max_retries=0,  # the gateway retries on the next backend, not on the same one
-    )
-    _CLIENTS[key] = (loop, client)
-    return client
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, openai.APITimeoutError):
-        return "timed out"
-    if isinstance(exc, openai.APIStatusError):
-        body = exc.body
-        message = body.get("message") if isinstance(body, dict) else None
-        return f"HTTP {exc.status_code}: {message or exc.message}"[:500]
-    if isinstance(exc, openai.APIConnectionError):
-        return f"connection failed: {root_cause(exc)}"[:500]
-    if isinstance(exc, _UpstreamError):
-        return str(exc)[:500]
-    if isinstance(exc, ValueError):
-        return f"unreadable stream: {exc}"[:500]
-    return f"connection lost: {root_cause(exc)}"[:500]
-
-
-def _retryable(exc: Exception) -> bool:
-    """Whether another backend may succeed where this one did not (before the first token)."""
-    if isinstance(exc, openai.APIStatusError):
-        # 4xx other than these is the request's fault (too long, malformed) everywhere.
-        return exc.status_code >= 500 or exc.status_code in (401, 403, 404, 408, 429)
-    return True  # connection, timeout, a broken or empty stream: this backend's trouble
 
 
 @dataclass
@@ -225,74 +176,12 @@ class _Call:
 
 
 async def _fail(call: _Call, backend: BackendConfig, exc: Exception) -> None:
-    detail = _describe(exc)
+    detail = describe(exc)
     call.attempts.append({"backend": backend.name, "error": detail})
     metrics.FAILOVERS.labels(backend.name).inc()
     log.warning("LLM backend %s failed before the first token: %s", backend.name, detail)
     await sync_to_async(state.record_failure)(backend.name)
-
-
-class _UpstreamError(Exception):
-    """An error the server reported inside the stream, or a stream that said nothing."""
-
-
-class _Upstream:
-    """One streaming response, read as batches of parsed SSE chunks.
-
-    The SDK's typed stream builds a pydantic object per token, which costs about twice the
-    CPU of reading the lines here; at thousands of tokens per second per worker that is the
-    difference that matters. The SDK still makes the request, applies the timeouts and maps
-    HTTP errors to its exception types.
-    """
-
-    def __init__(self, response: Any) -> None:
-        self.response = response
-        self._pieces = response.http_response.aiter_bytes()
-        self._buffer = b""
-        self._done = False
-
-    async def batch(self) -> list[dict[str, Any]] | None:
-        """The chunks of the next network read(s), or None at the end of the stream."""
-        while not self._done:
-            piece = await anext(self._pieces, None)
-            if piece is None:
-                self._done = True
-                break
-            self._buffer += piece
-            if b"\n" not in piece:
-                continue
-            *lines, self._buffer = self._buffer.split(b"\n")
-            chunks = []
-            for line in lines:
-                if not line.startswith(b"data:"):
-                    continue  # blank separators, comments, event names
-                data = line[5:].strip()
-                if data == b"[DONE]":
-                    self._done = True
-                    break
-                chunk = json.loads(data)
-                error = chunk.get("error") if isinstance(chunk, dict) else None
-                if error is not None:
-                    message = error.get("message") if isinstance(error, dict) else error
-                    raise _UpstreamError(str(message or "error event in the stream"))
-                chunks.append(chunk)
-            if chunks:
-                return chunks
-        return None
-
-    async def close(self) -> None:
-        await self.response.close()
-
-
-async def _open(backend: BackendConfig, messages: list[dict[str, str]], **options: Any) -> Any:
-    manager = _client(backend).chat.completions.with_streaming_response.create(
-        model=backend.model,
-        messages=cast(Any, messages),
-        stream=True,
-        stream_options={"include_usage": True},
-        **options,
-    )
-    return await manager.__aenter__()
+    routing.forget()  # the next request sees the failure count and any cool-down
 
 
 def _take(call: _Call, chunk: dict[str, Any]) -> list[str]:
@@ -319,8 +208,14 @@ async def stream(
     purpose: str = "chat",
     max_tokens: int = 512,
     temperature: float = 0.2,
+    pace: Callable[[], float] | None = None,
 ) -> AsyncGenerator[StreamEvent]:
     """Stream an answer: one start event, token events, then exactly one end event.
+
+    `pace`, if given, says how long to wait between reads of the upstream once the first
+    token is out. Tokens that arrive meanwhile wait in the socket buffer and come as one token
+    event: a caller that forwards text in batches anyway (the chat) then wakes once per batch
+    instead of once per token, which is most of the cost of relaying many answers at once.
 
     Never raises for backend trouble: an unreachable model gives an end event with outcome
     "failed". Cancelling the consuming task, or closing this generator (use
@@ -333,27 +228,35 @@ async def stream(
     except ValueError as exc:
         yield await call.record(call.end("failed", str(exc)))
         return
-    candidates, skipped = await sync_to_async(routing.plan)(call.tier)
-    upstream: _Upstream | None = None
+    candidates, skipped = await routing.plan(call.tier)
+    upstream: Upstream | None = None
     try:
         for candidate in candidates:
             backend = candidate.backend
             try:
-                upstream = _Upstream(
-                    await _open(backend, messages, max_tokens=max_tokens, temperature=temperature)
+                upstream = await open_stream(
+                    backend,
+                    {
+                        "model": backend.model,
+                        "messages": messages,
+                        "max_tokens": max_tokens,
+                        "temperature": temperature,
+                        "stream": True,
+                        "stream_options": {"include_usage": True},
+                    },
                 )
                 # Wait for the first chunk here: until then a failure is still invisible to
                 # the caller, so the next backend can take over.
                 first = await upstream.batch()
                 if first is None:
-                    raise _UpstreamError("the server closed the stream without an answer")
+                    raise StreamError("the server closed the stream without an answer")
             except Exception as exc:
                 if upstream is not None:
                     await upstream.close()
                     upstream = None
-                if not _retryable(exc):
+                if not retryable(exc):
                     call.backend, call.tier = backend, backend.tier
-                    yield await call.record(call.end("failed", _describe(exc)))
+                    yield await call.record(call.end("failed", describe(exc)))
                     return
                 await _fail(call, backend, exc)
                 continue
@@ -379,16 +282,18 @@ async def stream(
             }
             batch: list[dict[str, Any]] | None = first
             while batch is not None:
-                for chunk in batch:
-                    for text in _take(call, chunk):
-                        if call.first_token_at is None:
-                            call.first_token_at = time.perf_counter()
-                        call.chunks += 1
-                        yield {"type": "token", "text": text}
+                texts = [text for chunk in batch for text in _take(call, chunk)]
+                if texts:
+                    if call.first_token_at is None:
+                        call.first_token_at = time.perf_counter()
+                    call.chunks += len(texts)
+                    yield {"type": "token", "text": "".join(texts)}
+                    if pace is not None:
+                        await asyncio.sleep(pace())
                 try:
                     batch = await upstream.batch()
                 except Exception as exc:
-                    error = _describe(exc)
+                    error = describe(exc)
                     break
             if not error and not call.finish_reason:
                 error = "the stream ended before the answer was finished"

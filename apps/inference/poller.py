@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.cache import cache
 from prometheus_client.parser import text_string_to_metric_families
 
-from apps.inference import metrics, state
+from apps.inference import metrics, routing, state
 from apps.inference.backends import BackendConfig, load, sync_from_settings
 from apps.inference.errors import root_cause
 
@@ -267,7 +267,9 @@ async def poll_once(http: httpx.AsyncClient | None = None) -> list[state.Backend
             _record(config, probes[(config.url, config.api_key)], now)
         return state.states_for(configs)
 
-    return await sync_to_async(write)()
+    states = await sync_to_async(write)()
+    routing.forget()
+    return states
 
 
 def poll_now() -> list[state.BackendState]:

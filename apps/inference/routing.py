@@ -5,13 +5,20 @@ The rules are documented for operators in docs/llm-gateway.md; keep the two in s
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass
 
+from asgiref.sync import sync_to_async
+
 from apps.inference.backends import TIERS, BackendConfig, load
 from apps.inference.state import BackendState, states_for
+
+log = logging.getLogger(__name__)
 
 # About 3,000 tokens: a prompt this long (pasted logs, long history, many retrieved chunks)
 # wants the heavy tier's longer context and better reading.
@@ -85,15 +92,65 @@ def _load_key(state: BackendState) -> tuple[float, float, float, float]:
     return (state.waiting or 0.0, running, state.kv_cache_usage or 0.0, random.random())  # noqa: S311
 
 
-def plan(tier: str) -> tuple[list[Candidate], list[str]]:
-    """Backends to try for `tier`, best first, and why others were left out.
+# What plan() reads: the enabled backends and their polled state, kept for a moment in each
+# process. The state only changes when a poller writes it (every few seconds), and reading it
+# for every request put a database query and a Redis read, in a thread shared with the call
+# records, on each answer's way to its first token. A view older than VIEW_SECONDS is still
+# used once while a fresh one is read beside it; this process's own failures, polls and
+# backend edits drop it, so the next request waits for a fresh read.
+VIEW_SECONDS = 1.0
+_view: tuple[float, list[BackendConfig], dict[str, BackendState]] | None = None
+_reading: asyncio.Task[None] | None = None
 
-    Order: healthy (or not yet polled) backends of the tier by load (waiting, then running,
+
+def _read() -> tuple[float, list[BackendConfig], dict[str, BackendState]]:
+    configs = load(enabled_only=True)
+    return time.monotonic(), configs, {s.name: s for s in states_for(configs)}
+
+
+async def _refresh() -> tuple[float, list[BackendConfig], dict[str, BackendState]]:
+    global _view
+    view = _view = await sync_to_async(_read)()
+    return view
+
+
+async def _refresh_quietly() -> None:
+    try:
+        await _refresh()
+    except Exception:
+        # The stale view serves until the next request tries again; say why meanwhile.
+        log.warning("could not read the LLM backends and their state", exc_info=True)
+
+
+def forget() -> None:
+    """Read the backends and their state afresh at the next plan."""
+    global _view
+    _view = None
+
+
+async def plan(tier: str) -> tuple[list[Candidate], list[str]]:
+    """Backends to try for `tier`, best first, and why others were left out."""
+    global _reading
+    view = _view
+    if view is None:
+        view = await _refresh()
+    elif time.monotonic() - view[0] > VIEW_SECONDS and not _refreshing():
+        _reading = asyncio.create_task(_refresh_quietly())
+    return _order(tier, view[1], view[2])
+
+
+def _refreshing() -> bool:
+    task = _reading
+    return task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop()
+
+
+def _order(
+    tier: str, configs: list[BackendConfig], states: dict[str, BackendState]
+) -> tuple[list[Candidate], list[str]]:
+    """Order: healthy (or not yet polled) backends of the tier by load (waiting, then running,
     then KV cache use); then those of the other tier (a fall-back); last, backends the poller
     found unhealthy, in case its view is a few seconds old. Backends in cool-down are skipped.
     """
-    configs = load(enabled_only=True)
-    states = {s.name: s for s in states_for(configs)}
     other = next(t for t in TIERS if t != tier)
     skipped: list[str] = []
     usable: list[tuple[BackendConfig, BackendState]] = []

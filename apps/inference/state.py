@@ -65,7 +65,7 @@ class BackendState:
 
     @property
     def cooling_down(self) -> bool:
-        return self.cooldown_until is not None
+        return self.cooldown_until is not None and self.cooldown_until > datetime.now(UTC)
 
 
 def stale_after() -> float:
