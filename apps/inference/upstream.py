@@ -10,6 +10,7 @@ token costs about twice as much.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -21,6 +22,30 @@ from apps.inference.errors import root_cause
 
 # Enough of an error body for its message; a misbehaving server may send far more.
 ERROR_BODY_BYTES = 64 * 1024
+# Idle connections are dropped before vLLM's server (uvicorn, 5 s keep-alive) drops them, so
+# a request never goes out on a connection the server is closing.
+KEEPALIVE_SECONDS = 4.0
+
+# The ASGI server's loop has one session for its lifetime (open(), close() from the lifespan):
+# kept-alive connections and cached DNS answers take a connect and a resolver thread off each
+# answer's way to its first token. Other loops (Celery tasks, scripts) use one per call.
+_shared: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+
+
+def _session() -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=KEEPALIVE_SECONDS)
+    return aiohttp.ClientSession(connector=connector)
+
+
+def open_shared() -> None:
+    """Give the running loop a session that every call on it shares (until close_shared)."""
+    _shared.setdefault(asyncio.get_running_loop(), _session())
+
+
+async def close_shared() -> None:
+    session = _shared.pop(asyncio.get_running_loop(), None)
+    if session is not None:
+        await session.close()
 
 
 class HTTPStatusError(Exception):
@@ -71,9 +96,9 @@ def _error_message(raw: bytes) -> str:
 class Upstream:
     """An open streaming response, read as batches of parsed SSE chunks."""
 
-    def __init__(self, session: aiohttp.ClientSession, response: aiohttp.ClientResponse) -> None:
-        self.session = session
+    def __init__(self, response: aiohttp.ClientResponse, own: aiohttp.ClientSession | None) -> None:
         self.response = response
+        self.own = own  # this call's own session, closed with it
         self._buffer = b""
         self._done = False
 
@@ -107,33 +132,38 @@ class Upstream:
         return None
 
     async def close(self) -> None:
-        # Closing the connection (not returning it to a pool) is what makes vLLM abort the
-        # request and free its KV cache when a user presses Stop.
-        self.response.close()
-        await self.session.close()
+        if self._done:
+            self.response.release()  # read to the end: the connection can serve the next call
+        else:
+            # Closing the connection is what makes vLLM abort the request and free its KV
+            # cache when a user presses Stop.
+            self.response.close()
+        if self.own is not None:
+            await self.own.close()
 
 
 async def open_stream(backend: BackendConfig, body: dict[str, Any]) -> Upstream:
-    """POST a streaming chat completion; raises on connection trouble or an HTTP error.
-
-    A session (and connection) per request: a session must be closed on the event loop that
-    made it, and requests here come from many loops (the ASGI server's, Celery's, tests');
-    one TCP connect per answer costs little next to the answer.
-    """
+    """POST a streaming chat completion; raises on connection trouble or an HTTP error."""
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=settings.LLM_CONNECT_TIMEOUT, sock_read=settings.LLM_READ_TIMEOUT
     )
     headers = {"Accept": "text/event-stream"}
     if backend.api_key:
         headers["Authorization"] = f"Bearer {backend.api_key}"
-    session = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0))
+    shared = _shared.get(asyncio.get_running_loop())
+    own = None if shared is not None else _session()
+    session = shared or own
+    assert session is not None
     try:
-        response = await session.post(f"{backend.url}/chat/completions", json=body, headers=headers)
+        response = await session.post(
+            f"{backend.url}/chat/completions", json=body, headers=headers, timeout=timeout
+        )
         if response.status >= 400:
             raw = await response.content.read(ERROR_BODY_BYTES)
             response.close()
             raise HTTPStatusError(response.status, _error_message(raw))
     except BaseException:
-        await session.close()
+        if own is not None:
+            await own.close()
         raise
-    return Upstream(session, response)
+    return Upstream(response, own)
