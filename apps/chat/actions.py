@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -213,15 +213,25 @@ def begin_regenerate(
 START_FIELDS = ("backend", "model", "tier", "requested_tier", "fell_back", "citations")
 
 
-def flush_stream(
-    message_id: int, content: str, seq: int, start: dict[str, Any] | None = None
-) -> None:
-    """Save the text streamed so far (every ~0.5 s, never per token), and with the first
-    flush after the model answered, which model it is."""
-    extra = {k: v for k, v in (start or {}).items() if k in START_FIELDS}
-    Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
-        content=content, stream_seq=seq, heartbeat_at=timezone.now(), **extra
-    )
+@transaction.atomic
+def flush_streams(rows: list[tuple[int, str, int]], starts: dict[int, dict[str, Any]]) -> None:
+    """Save the text streamed so far of many answers at once (every ~0.5 s, never per
+    token): rows of (answer id, text, frame number), and for answers whose model just
+    answered, which model it is. The texts go in one round trip (psycopg pipelines
+    executemany); an answer no longer streaming is left as its final save wrote it."""
+    for message_id, start in starts.items():
+        extra = {k: v for k, v in start.items() if k in START_FIELDS}
+        if extra:
+            Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(**extra)
+    now = timezone.now()
+    table = connection.ops.quote_name(Message._meta.db_table)
+    streaming = Message.Status.STREAMING.value
+    with connection.cursor() as cursor:
+        cursor.executemany(  # the table name is the model's, quoted; values are parameters
+            f"UPDATE {table} SET content = %s, stream_seq = %s, heartbeat_at = %s "  # noqa: S608
+            "WHERE id = %s AND status = %s",
+            [(text, seq, now, message_id, streaming) for message_id, text, seq in rows],
+        )
 
 
 FINAL_FIELDS = (

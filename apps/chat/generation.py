@@ -2,8 +2,9 @@
 
 A generation is an asyncio task in the ASGI process where the user pressed Send, kept in a
 per-process registry by answer id. It streams from the inference client, relays text to the
-conversation's channel-layer group in small batches (the first token at once), saves the
-text every FLUSH_SECONDS and the final answer with its metrics at the end. Closing the
+conversation's channel-layer group in small batches (the first token at once); the process
+saves the text of all its answers every FLUSH_SECONDS, and each answer is saved with its
+metrics at the end. Closing the
 browser does not touch it; Stop cancels it, which closes the upstream request.
 
 Each process also listens on one control channel (stored with the answer as owner_channel),
@@ -112,6 +113,8 @@ class Generation:
     members_checked: float = -1e9
     start: dict[str, Any] = field(default_factory=dict)
     start_saved: bool = False
+    saved_seq: int = -1
+    saved_at: float = field(default_factory=time.monotonic)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -355,29 +358,53 @@ class Generation:
                 log.warning("chat frame to %s not delivered", channel, exc_info=True)
 
     async def _keep(self) -> None:
-        """Save the text so far now and then, and keep the heartbeat and stream slot alive."""
-        saved_seq = -1
-        last_beat = last_slot = time.monotonic()
+        """Keep the user's stream slot alive while the answer is written."""
         while True:
-            await asyncio.sleep(FLUSH_SECONDS)
-            now = time.monotonic()
+            await asyncio.sleep(limits.SLOT_REFRESH)
             try:
-                if self.seq != saved_seq or now - last_beat >= HEARTBEAT_SECONDS:
-                    saved_seq, text = self.seq, self.text
-                    start, self.start_saved = (
-                        (None, True) if self.start_saved else (self.start, bool(self.start))
-                    )
-                    await dbthread.run_flush(
-                        actions.flush_stream, self.message_id, text, saved_seq, start
-                    )
-                    last_beat = now
-                if now - last_slot >= limits.SLOT_REFRESH:
-                    await limits.refresh_stream(self.exchange_user_id, self.slot)
-                    last_slot = now
-            except asyncio.CancelledError:
-                raise
+                await limits.refresh_stream(self.exchange_user_id, self.slot)
             except Exception:
-                log.warning("chat flush of %s failed; retrying", self.message_id, exc_info=True)
+                log.warning("stream slot of %s not refreshed", self.message_id, exc_info=True)
+
+
+# --- saving the text so far: one batch per process -------------------------------------------
+
+_savers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+
+
+def _ensure_saver() -> None:
+    loop = asyncio.get_running_loop()
+    for old in [old for old in _savers if old.is_closed()]:
+        del _savers[old]
+    if loop not in _savers:
+        _savers[loop] = loop.create_task(_save_forever(loop), name="chat-saver")
+
+
+async def _save_forever(loop: asyncio.AbstractEventLoop) -> None:
+    """Every FLUSH_SECONDS, save the text so far of every answer this process writes (and a
+    heartbeat for those that did not grow), all in one database call: a few statements a
+    second per process, where one flush per answer meant hundreds a second, each a thread
+    hop and a commit competing with new questions on their way to the first token."""
+    while True:
+        await asyncio.sleep(FLUSH_SECONDS)
+        mine = [g for g in _running.values() if g.task is not None and g.task.get_loop() is loop]
+        if not mine:
+            del _savers[loop]  # no await since the check: a new answer starts a new saver
+            return
+        now = time.monotonic()
+        due = [g for g in mine if g.seq != g.saved_seq or now - g.saved_at >= HEARTBEAT_SECONDS]
+        if not due:
+            continue
+        rows = [(g.message_id, g.text, g.seq) for g in due]
+        starts = {g.message_id: g.start for g in due if g.start and not g.start_saved}
+        try:
+            await dbthread.run_flush(actions.flush_streams, rows, starts)
+        except Exception:
+            log.warning("saving %d streaming answers failed; retrying", len(rows), exc_info=True)
+            continue
+        for gen, (_id, _text, seq) in zip(due, rows, strict=True):
+            gen.saved_seq, gen.saved_at = seq, now
+            gen.start_saved = gen.start_saved or gen.message_id in starts
 
 
 # --- registry and control channel ------------------------------------------------------------
@@ -433,6 +460,7 @@ async def start(exchange: Exchange, user: Any, slot: str) -> Generation:
     gen = Generation(exchange=exchange, user=user, slot=slot)
     _running[gen.message_id] = gen
     gen.task = asyncio.create_task(gen.run(), name=f"chat-answer-{gen.message_id}")
+    _ensure_saver()
     return gen
 
 

@@ -50,3 +50,30 @@ def test_someone_elses_conversation_cannot_be_written(member, outsider) -> None:
     with pytest.raises(Conversation.DoesNotExist):
         actions.begin_exchange(conv.pk, outsider, "mine?", "auto", True)
     assert not conv.messages.exists()
+
+
+def test_one_save_updates_every_streaming_answer_but_never_a_finished_one(member) -> None:
+    one = actions.begin_exchange(
+        Conversation.objects.create(user=member).pk, member, "a", "fast", False
+    )
+    two = actions.begin_exchange(
+        Conversation.objects.create(user=member).pk, member, "b", "fast", False
+    )
+    done = actions.begin_exchange(
+        Conversation.objects.create(user=member).pk, member, "c", "fast", False
+    )
+    actions.finish_stream(
+        done.answer_id, done.conversation_id, "final text", 9, {"status": Message.Status.COMPLETE}
+    )
+    start = {"backend": "cpu-live", "model": "gemma-3-270m", "tier": "fast", "junk": "x"}
+    actions.flush_streams(
+        [(one.answer_id, "partial one", 3), (two.answer_id, "partial two", 5),
+         (done.answer_id, "stale partial", 4)],
+        {one.answer_id: start},
+    )  # fmt: skip
+    first, second, finished = (Message.objects.get(pk=e.answer_id) for e in (one, two, done))
+    assert (first.content, first.stream_seq, first.model) == ("partial one", 3, "gemma-3-270m")
+    assert (second.content, second.stream_seq, second.model) == ("partial two", 5, "")
+    assert first.heartbeat_at and second.heartbeat_at
+    assert (finished.content, finished.stream_seq) == ("final text", 9)
+    assert finished.status == Message.Status.COMPLETE
