@@ -3,9 +3,9 @@
 Starts bench/token_source.py (a synthetic OpenAI-compatible source emitting numbered tokens
 at a fixed rate), points one backend at it, then measures:
 
-1. extra time to first token: pairs of calls, one straight to the source with the `openai`
-   SDK, one through `client.stream()` (routing from PostgreSQL + Redis, the SDK, event
-   translation); p50/p95 of the difference;
+1. extra time to first token: pairs of calls, one straight to the source (a bare streaming
+   POST on a kept-alive connection), one through `client.stream()` (routing, its own
+   request and connection, SSE parsing, event translation); p50/p95 of the difference;
 2. 1, 10 and 100 concurrent `client.stream()` calls: tokens/s per stream and in total, CPU
    seconds of this process per 1,000 tokens, and that every token arrived once, in order.
 
@@ -32,7 +32,6 @@ import tempfile
 import time
 from contextlib import aclosing
 from pathlib import Path
-from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -51,31 +50,29 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def _ttft_pairs(url: str, pairs: int) -> tuple[list[float], list[float]]:
-    import openai
+    import aiohttp
 
     from apps.inference import client
 
-    direct_api = openai.AsyncOpenAI(base_url=url, api_key="none", max_retries=0)
     messages = [{"role": "user", "content": "ping"}]
+    body = {"model": "synthetic", "messages": messages, "stream": True, "max_tokens": 5}
     direct, gateway = [], []
-    for _ in range(pairs):
-        t0 = time.perf_counter()
-        stream: Any = await direct_api.chat.completions.create(
-            model="synthetic", messages=cast(Any, messages), stream=True, max_tokens=5
-        )
-        async for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta.content:
-                direct.append(time.perf_counter() - t0)
-                break
-        await stream.close()
-        t0 = time.perf_counter()
-        events = client.stream(messages, tier="fast", max_tokens=5, purpose="bench")
-        async with aclosing(events):  # closing records the call before the next pair
-            async for event in events:
-                if event["type"] == "token":
-                    gateway.append(time.perf_counter() - t0)
-                    break
-    await direct_api.close()
+    # The floor: a bare streaming POST on a kept-alive connection, read to the first token.
+    async with aiohttp.ClientSession() as bare:
+        for _ in range(pairs):
+            t0 = time.perf_counter()
+            async with bare.post(f"{url}/chat/completions", json=body) as response:
+                async for line in response.content:
+                    if line.startswith(b"data:") and b'"content"' in line:
+                        direct.append(time.perf_counter() - t0)
+                        break
+            t0 = time.perf_counter()
+            events = client.stream(messages, tier="fast", max_tokens=5, purpose="bench")
+            async with aclosing(events):  # closing records the call before the next pair
+                async for event in events:
+                    if event["type"] == "token":
+                        gateway.append(time.perf_counter() - t0)
+                        break
     return direct, gateway
 
 
