@@ -154,10 +154,17 @@ async def open_stream(backend: BackendConfig, body: dict[str, Any]) -> Upstream:
     own = None if shared is not None else _session()
     session = shared or own
     assert session is not None
+    url = f"{backend.url}/chat/completions"
     try:
-        response = await session.post(
-            f"{backend.url}/chat/completions", json=body, headers=headers, timeout=timeout
-        )
+        try:
+            response = await session.post(url, json=body, headers=headers, timeout=timeout)
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            # On a kept-alive connection this is the server (or a proxy with a shorter
+            # keep-alive) closing it just as the request went out: the request never got
+            # there, so it goes once more. A connect that failed is final.
+            if own is not None or isinstance(exc, aiohttp.ClientConnectorError):
+                raise
+            response = await session.post(url, json=body, headers=headers, timeout=timeout)
         if response.status >= 400:
             raw = await response.content.read(ERROR_BODY_BYTES)
             response.close()

@@ -265,3 +265,54 @@ async def test_a_replica_that_hangs_or_refuses_gives_way_to_the_next(
     assert time.monotonic() - started < 30
     row = await LLMCall.objects.aget(pk=result.call_id or 0)
     assert row.failed_attempts == [{"backend": "stuck-fast", "error": reason}]
+
+
+SSE_ANSWER = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    b'data: {"choices":[{"index":0,"delta":{"content":"pong"},"finish_reason":null}]}\n\n'
+    b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],'
+    b'"usage":{"prompt_tokens":3,"completion_tokens":1}}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+async def test_a_kept_alive_connection_closed_under_the_request_is_retried_once(
+    shared: bool,
+) -> None:
+    """The ASGI process keeps connections to model servers alive; a server (or a proxy with
+    a shorter keep-alive) may close one just as a request goes out. That request is sent
+    once more; with a connection of its own, the same close is the backend's failure."""
+    from apps.inference import upstream
+
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.read(65536)
+        if connections > 1:
+            writer.write(SSE_ANSWER)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    await Backend.objects.all().aupdate(enabled=False)
+    await Backend.objects.acreate(
+        name="edgy-fast", url=f"http://127.0.0.1:{port}/v1", model="synthetic", tier="fast"
+    )
+    if shared:
+        upstream.open_shared()
+    try:
+        result = await client.complete(PROMPT, tier="fast", max_tokens=8)
+    finally:
+        await upstream.close_shared()
+        server.close()
+    if shared:
+        assert result.outcome == "complete" and result.text == "pong" and connections == 2
+        row = await LLMCall.objects.aget(pk=result.call_id or 0)
+        assert row.failed_attempts == [] and row.completion_tokens == 1
+    else:
+        assert result.outcome == "failed" and connections == 1
+        assert "edgy-fast" in result.error and "connection lost" in result.error
