@@ -1,7 +1,7 @@
 """Database calls of the chat's streaming code, run on a few dedicated threads.
 
 Channels' database_sync_to_async closes the connection after every call when CONN_MAX_AGE
-is 0, which would mean a new PostgreSQL connection for each ~0.5 s flush of every stream.
+is 0, which would mean a new PostgreSQL connection for every question and every save.
 These threads keep theirs open instead; a connection that failed is closed so the next call
 reconnects.
 """
@@ -19,9 +19,10 @@ from django.db import DatabaseError, connections
 
 THREADS = 4
 _executor = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="chat-db")
-# Periodic flushes of streaming answers get threads of their own, so that hundreds of them a
-# second never queue in front of a new question (whose wait is time to first token).
-FLUSH_THREADS = 2
+# The periodic save of streaming answers (one batch per process every 0.5 s) has a thread of
+# its own, so that it never queues in front of a new question (whose wait is time to first
+# token).
+FLUSH_THREADS = 1
 _flush_executor = ThreadPoolExecutor(max_workers=FLUSH_THREADS, thread_name_prefix="chat-flush")
 
 
