@@ -34,6 +34,17 @@ class ChatError(ValueError):
 
 
 @dataclass(frozen=True)
+class Ask:
+    """What the model is asked: enough to start the request before anything is stored."""
+
+    conversation_id: int
+    question: str
+    history: list[dict[str, str]]
+    tier: str
+    knowledge: bool
+
+
+@dataclass(frozen=True)
 class Exchange:
     """What a generation needs: the question, the answer row to fill, earlier turns."""
 
@@ -49,6 +60,18 @@ class Exchange:
 def title_from(text: str) -> str:
     words = " ".join(text.split())
     return words if len(words) <= 80 else words[:79].rstrip() + "…"
+
+
+def check_question(text: str) -> str:
+    """The question as stored and asked (stripped), or a ChatError saying what is wrong."""
+    text = text.strip()
+    if not text:
+        raise ChatError(_("The message is empty."))
+    if len(text) > MAX_QUESTION_CHARS:
+        raise ChatError(
+            _("The message is too long: at most %(n)d characters.") % {"n": MAX_QUESTION_CHARS}
+        )
+    return text
 
 
 def check_tier(tier: str) -> str:
@@ -86,18 +109,28 @@ def delete_conversation(conversation: Conversation) -> None:
     conversation.delete()
 
 
-def _history(conversation_id: int, before_id: int) -> list[dict[str, str]]:
+def history(conversation_id: int, user_id: int) -> list[dict[str, str]]:
+    """The earlier turns a new question in this conversation (the user's) is asked with."""
+    return _history(conversation_id, None, user_id)
+
+
+def _history(
+    conversation_id: int, before_id: int | None, user_id: int | None = None
+) -> list[dict[str, str]]:
     """Earlier complete turns, newest last, trimmed to the prompt budget."""
+    rows = Message.objects.filter(conversation_id=conversation_id, superseded=False)
+    if before_id is not None:
+        rows = rows.filter(id__lt=before_id)
+    if user_id is not None:
+        rows = rows.filter(conversation__user_id=user_id)
     rows = (
-        Message.objects.filter(conversation_id=conversation_id, id__lt=before_id, superseded=False)
-        .exclude(role=Message.Role.ASSISTANT, status=Message.Status.FAILED)
+        rows.exclude(role=Message.Role.ASSISTANT, status=Message.Status.FAILED)
         .exclude(content="")
         .order_by("-id")
-        .values_list("role", "content")[:HISTORY_MESSAGES]
     )
     picked: list[dict[str, str]] = []
     budget = HISTORY_CHARS
-    for role, content in rows:
+    for role, content in rows.values_list("role", "content")[:HISTORY_MESSAGES]:
         if len(content) > budget:
             break
         budget -= len(content)
@@ -154,19 +187,20 @@ def _touch(conversation_id: int, user: Any, tier: str, knowledge: bool, title: s
 
 @transaction.atomic
 def begin_exchange(
-    conversation_id: int, user: Any, text: str, tier: str, knowledge: bool, owner_channel: str = ""
+    conversation_id: int,
+    user: Any,
+    text: str,
+    tier: str,
+    knowledge: bool,
+    owner_channel: str = "",
+    history: list[dict[str, str]] | None = None,
 ) -> Exchange:
     """Store the question and an empty answer marked streaming, in one transaction.
 
-    owner_channel is the control channel of the process that will write the answer. This is
-    on the way to the first token, hence few statements: UPDATE, two INSERTs, one SELECT."""
-    text = text.strip()
-    if not text:
-        raise ChatError(_("The message is empty."))
-    if len(text) > MAX_QUESTION_CHARS:
-        raise ChatError(
-            _("The message is too long: at most %(n)d characters.") % {"n": MAX_QUESTION_CHARS}
-        )
+    owner_channel is the control channel of the process that will write the answer.
+    `history`, when the caller read it already (history()), is not read again. This is on
+    the way to the first token, hence few statements: UPDATE, two INSERTs, one SELECT."""
+    text = check_question(text)
     check_tier(tier)
     _touch(conversation_id, user, tier, knowledge, title_from(text)[:MAX_TITLE_CHARS])
     question = Message.objects.create(
@@ -180,7 +214,7 @@ def begin_exchange(
         answer.pk,
         tier,
         knowledge,
-        _history(conversation_id, question.pk),
+        history if history is not None else _history(conversation_id, question.pk),
     )
 
 

@@ -175,14 +175,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             with translation.override(self.language):
                 await self._error("bad_event", _("The message is empty."))
             return
-        await self._begin(actions.begin_exchange, text, event)
+        await self._begin(text, event)
 
     async def on_regenerate(self, event: RegenerateEvent) -> None:  # type: ignore[override]
-        await self._begin(actions.begin_regenerate, None, event)
+        await self._begin(None, event)
 
-    async def _begin(self, begin: Any, text: str | None, event: Any) -> None:
-        tier = str(event.get("tier") or "auto")
-        knowledge = bool(event.get("knowledge", True))
+    async def _admit(self) -> str | None:
+        """A stream slot for this user's next answer, or None after saying which limit."""
         with translation.override(self.language):
             admission = await limits.admit(self.user.pk)
             if admission.refused == "rate":
@@ -194,8 +193,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                     )
                     % {"n": settings.CHAT_MESSAGES_PER_MINUTE, "s": admission.retry_after},
                 )
-                return
-            if admission.slot is None:
+            elif admission.slot is None:
                 await self._error(
                     "too_many_streams",
                     _(
@@ -204,14 +202,42 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                     )
                     % {"n": settings.CHAT_MAX_CONCURRENT_STREAMS},
                 )
-                return
-            slot = admission.slot
+        return admission.slot
+
+    async def _begin(self, text: str | None, event: Any) -> None:
+        tier = str(event.get("tier") or "auto")
+        knowledge = bool(event.get("knowledge", True))
+        slot = await self._admit()
+        if slot is None:
+            return
+        gen: generation.Generation | None = None
         try:
             owner = await generation.control_channel()
-            args: tuple[Any, ...] = (self.conversation_id, self.user)
-            args += (text, tier, knowledge, owner) if text is not None else (tier, knowledge, owner)
-            exchange = await dbthread.run(_in_language, self.language, begin, *args)
-            await generation.start(exchange, self.user, slot)
+            if text is None:
+                exchange = await dbthread.run(
+                    _in_language,
+                    self.language,
+                    actions.begin_regenerate,
+                    *(self.conversation_id, self.user, tier, knowledge, owner),
+                )
+                await generation.start(exchange, self.user, slot)
+                return
+            with translation.override(self.language):
+                question = actions.check_question(text)
+                actions.check_tier(tier)
+            history = await dbthread.run(actions.history, self.conversation_id, self.user.pk)
+            # The model request goes out now; the rows are written beside it (a transaction
+            # of several statements that would otherwise come first, on the way to the
+            # first token).
+            ask = actions.Ask(self.conversation_id, question, history, tier, knowledge)
+            gen = generation.prepare(ask, self.user, slot)
+            exchange = await dbthread.run(
+                _in_language,
+                self.language,
+                actions.begin_exchange,
+                *(self.conversation_id, self.user, question, tier, knowledge, owner, history),
+            )
+            generation.stored(gen, exchange)
         except actions.ChatError as exc:
             await limits.release_stream(self.user.pk, slot)
             await self._error("invalid", str(exc))
@@ -221,6 +247,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except Exception:
             await limits.release_stream(self.user.pk, slot)
             raise
+        finally:
+            if gen is not None and gen.exchange is None:
+                generation.abandon(gen)  # its rows were not stored: stop its request
 
     async def on_stop(self, event: StopEvent) -> None:  # type: ignore[override]
         wanted = event.get("message_id")

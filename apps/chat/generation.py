@@ -27,7 +27,7 @@ from channels_redis.core import RedisChannelLayer
 from django.utils.translation import gettext_noop
 
 from apps.chat import actions, dbthread, limits
-from apps.chat.actions import Exchange
+from apps.chat.actions import Ask, Exchange
 from apps.chat.models import Message
 from apps.chat.rendering import render_markdown
 
@@ -94,11 +94,16 @@ def _knowledge() -> tuple[Any, Any] | None:
 
 @dataclass
 class Generation:
-    """One answer being written: its text so far and the frames sent about it."""
+    """One answer being written: its text so far and the frames sent about it.
 
-    exchange: Exchange
+    The model request starts from the question and the earlier turns (`ask`); the rows it
+    fills are stored meanwhile, and no frame goes out before they are (`exchange`)."""
+
+    ask: Ask
     user: Any
     slot: str
+    exchange: Exchange | None = None
+    stored: asyncio.Event = field(default_factory=asyncio.Event)
     text: str = ""
     seq: int = 0
     rendered_seq: int = 0
@@ -106,7 +111,6 @@ class Generation:
     closing: bool = False
     stopped: bool = False
     task: asyncio.Task[None] | None = None
-    pending_frames: list[str] = field(default_factory=list)
     layer: Any = None
     remote: set[str] = field(default_factory=set)
     joined: set[str] = field(default_factory=set)
@@ -119,11 +123,11 @@ class Generation:
 
     @property
     def message_id(self) -> int:
-        return self.exchange.answer_id
+        return self.exchange.answer_id if self.exchange is not None else 0
 
     @property
     def group(self) -> str:
-        return group_name(self.exchange.conversation_id)
+        return group_name(self.ask.conversation_id)
 
     def catchup_frame(self) -> str:
         """Everything sent so far, consistent with `seq` (pending tokens follow as frame seq+1)."""
@@ -172,6 +176,10 @@ class Generation:
         except Exception:
             log.exception("chat relay of %s failed", self.message_id)
         keeper.cancel()
+        if self.exchange is None:
+            # The rows were never stored (abandon()): nothing to save or announce.
+            await self._release_slot()
+            return
         if fields["status"] == Message.Status.FAILED and self.text:
             fields["status"] = Message.Status.INTERRUPTED  # keep the partial answer visible
         stored: dict[str, Any] = {}
@@ -181,7 +189,7 @@ class Generation:
             stored = await dbthread.run(
                 actions.finish_stream,
                 self.message_id,
-                self.exchange.conversation_id,
+                self.ask.conversation_id,
                 self.text,
                 self.seq,
                 {**self.start, **fields},
@@ -195,18 +203,17 @@ class Generation:
             await self._emit(
                 {"type": "chat.finished", "message_id": self.message_id, "row": row or None}
             )
-            try:
-                await limits.release_stream(self.exchange_user_id, self.slot)
-            except Exception:
-                log.warning("could not release a chat stream slot", exc_info=True)
+            await self._release_slot()
 
-    @property
-    def exchange_user_id(self) -> int:
-        return int(self.user.pk)
+    async def _release_slot(self) -> None:
+        try:
+            await limits.release_stream(self.user.pk, self.slot)
+        except Exception:
+            log.warning("could not release a chat stream slot", exc_info=True)
 
     async def _prompt(self) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
-        question, history = self.exchange.question, self.exchange.history
-        knowledge = _knowledge() if self.exchange.knowledge else None
+        question, history = self.ask.question, self.ask.history
+        knowledge = _knowledge() if self.ask.knowledge else None
         if knowledge is None:
             return [*history, {"role": "user", "content": question}], []
         search, prompting = knowledge
@@ -225,7 +232,7 @@ class Generation:
         end: dict[str, Any] | None = None
         events = client.stream(
             messages,
-            tier=self.exchange.tier,
+            tier=self.ask.tier,
             user=self.user,
             purpose="chat",
             max_tokens=MAX_TOKENS,
@@ -245,12 +252,10 @@ class Generation:
                         "tier": event["tier"],
                         "fell_back": event["fell_back"],
                     }
-                    start["requested_tier"] = self.exchange.tier
+                    start["requested_tier"] = self.ask.tier
                     # Nothing here may delay the first token: the row learns the model with
-                    # the next flush, the frame goes out with the first delta.
+                    # the next save, the frame goes out with the first delta.
                     self.start = {**start, "citations": citations}
-                    meta = {"type": "meta", "message_id": self.message_id, **start}
-                    self.pending_frames.append(dumps(meta))
                     self.wake.set()
                 else:
                     end = dict(event)
@@ -272,8 +277,10 @@ class Generation:
         return fields
 
     async def _publish(self, layer: Any) -> None:
+        await self.stored.wait()
+        if self.exchange is None:
+            return  # abandoned: its rows were not stored
         # The new rows travel with the event, so sockets show them without a database read.
-        # Sent from here, not before the request: the upstream request starts meanwhile.
         await self._emit(
             {
                 "type": "chat.added",
@@ -281,19 +288,22 @@ class Generation:
                     {
                         "id": self.exchange.question_id,
                         "role": "user",
-                        "content": self.exchange.question,
+                        "content": self.ask.question,
                     },
                     {"id": self.message_id, "role": "assistant", "content": ""},
                 ],
             },
         )
         last_render = time.monotonic()
+        meta_sent = False
         while True:
             await self.wake.wait()
             self.wake.clear()
-            while self.pending_frames:
-                frame_text = self.pending_frames.pop(0)
-                await self._emit({"type": "chat.relay", "frame": frame_text})
+            if self.start and not meta_sent:
+                meta_sent = True
+                meta = {"type": "meta", "message_id": self.message_id}
+                meta.update({k: v for k, v in self.start.items() if k != "citations"})
+                await self._emit({"type": "chat.relay", "frame": dumps(meta)})
             if self.pending:
                 chunk = "".join(self.pending)
                 self.pending.clear()
@@ -336,7 +346,7 @@ class Generation:
         workers (members of the conversation's group found in Redis) through the channel
         layer. The common case, the asker's own socket in this process, thus costs no Redis
         round trip and no serialization per frame."""
-        for socket in tuple(_sockets.get(self.exchange.conversation_id, ())):
+        for socket in tuple(_sockets.get(self.ask.conversation_id, ())):
             socket.deliver(event)
         now = time.monotonic()
         if now - self.members_checked >= MEMBERS_SECONDS:
@@ -362,7 +372,7 @@ class Generation:
         while True:
             await asyncio.sleep(limits.SLOT_REFRESH)
             try:
-                await limits.refresh_stream(self.exchange_user_id, self.slot)
+                await limits.refresh_stream(self.user.pk, self.slot)
             except Exception:
                 log.warning("stream slot of %s not refreshed", self.message_id, exc_info=True)
 
@@ -454,13 +464,40 @@ async def _listen(layer: Any, channel: str) -> None:
             )
 
 
-async def start(exchange: Exchange, user: Any, slot: str) -> Generation:
-    """Run a generation for an exchange stored by actions.begin_exchange/begin_regenerate
-    (with this process's control_channel() as its owner)."""
-    gen = Generation(exchange=exchange, user=user, slot=slot)
-    _running[gen.message_id] = gen
-    gen.task = asyncio.create_task(gen.run(), name=f"chat-answer-{gen.message_id}")
+def prepare(ask: Ask, user: Any, slot: str) -> Generation:
+    """Start answering `ask` now, before its rows are stored: the model request is on its way
+    while actions.begin_exchange writes them. Follow with stored() or abandon()."""
+    gen = Generation(ask=ask, user=user, slot=slot)
+    gen.task = asyncio.create_task(gen.run(), name="chat-answer")
+    return gen
+
+
+def stored(gen: Generation, exchange: Exchange) -> None:
+    """The rows exist (with this process's control_channel() as the answer's owner): frames
+    and saves may begin."""
+    gen.exchange = exchange
+    _running[exchange.answer_id] = gen
+    gen.stored.set()
     _ensure_saver()
+
+
+def abandon(gen: Generation) -> None:
+    """The rows could not be stored: stop the request, send and save nothing."""
+    gen.stored.set()
+    gen.stop()
+
+
+async def start(exchange: Exchange, user: Any, slot: str) -> Generation:
+    """Run a generation for an exchange already stored (actions.begin_regenerate)."""
+    ask = Ask(
+        exchange.conversation_id,
+        exchange.question,
+        exchange.history,
+        exchange.tier,
+        exchange.knowledge,
+    )
+    gen = prepare(ask, user, slot)
+    stored(gen, exchange)
     return gen
 
 

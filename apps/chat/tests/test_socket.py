@@ -204,6 +204,37 @@ async def test_limits_answer_with_a_clear_message(
     await two.disconnect()
 
 
+async def test_a_second_question_while_one_is_answered_is_refused_and_called_off(
+    vllm: str, member, member_conversation: Conversation, short_answers: None
+) -> None:
+    """The model request starts while the question is stored; a question the conversation
+    cannot take (one answer at a time) is refused, and its request is called off."""
+    from apps.inference.models import LLMCall
+
+    comm, _, _ = await open_socket(member_conversation.pk, await cookie_for(member))
+    await comm.send_json_to({"type": "send", "text": QUESTION, "knowledge": False})
+    await frames_until(comm, "delta", seq=1)
+    await comm.send_json_to({"type": "send", "text": "And nodes?", "knowledge": False})
+    refused = await frames_until(comm, "error")
+    assert refused[-1]["code"] == "invalid" and "пишется" in refused[-1]["message"]
+    frames = refused + await frames_until(comm, "done")
+    assert frames[-1]["status"] == "complete"
+    await comm.disconnect()
+    rows = await sync_to_async(list)(
+        Message.objects.filter(conversation=member_conversation).values_list("role", "content")
+    )
+    assert [role for role, _ in rows] == ["user", "assistant"] and rows[0][1] == QUESTION
+    # Its request was called off, whether it had reached the model yet (then it is recorded
+    # as cancelled) or not (then nothing is recorded); nothing keeps running on the server.
+    deadline = time.monotonic() + 30
+    while running(vllm) > 0:
+        assert time.monotonic() < deadline, "a request is still running on the model server"
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(0.5)  # the last call's row is written just after its stream ends
+    outcomes = sorted(await sync_to_async(list)(LLMCall.objects.values_list("outcome", flat=True)))
+    assert outcomes in (["complete"], ["cancelled", "complete"]), outcomes
+
+
 async def test_heartbeat_and_unknown_events(
     member, member_conversation: Conversation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
