@@ -220,9 +220,8 @@ async def test_a_second_question_while_one_is_answered_is_refused_and_called_off
     frames = refused + await frames_until(comm, "done")
     assert frames[-1]["status"] == "complete"
     await comm.disconnect()
-    rows = await sync_to_async(list)(
-        Message.objects.filter(conversation=member_conversation).values_list("role", "content")
-    )
+    stored = Message.objects.filter(conversation=member_conversation)
+    rows = [row async for row in stored.values_list("role", "content")]
     assert [role for role, _ in rows] == ["user", "assistant"] and rows[0][1] == QUESTION
     # Its request was called off, whether it had reached the model yet (then it is recorded
     # as cancelled) or not (then nothing is recorded); nothing keeps running on the server.
@@ -231,7 +230,7 @@ async def test_a_second_question_while_one_is_answered_is_refused_and_called_off
         assert time.monotonic() < deadline, "a request is still running on the model server"
         await asyncio.sleep(0.2)
     await asyncio.sleep(0.5)  # the last call's row is written just after its stream ends
-    outcomes = sorted(await sync_to_async(list)(LLMCall.objects.values_list("outcome", flat=True)))
+    outcomes = sorted([o async for o in LLMCall.objects.values_list("outcome", flat=True)])
     assert outcomes in (["complete"], ["cancelled", "complete"]), outcomes
 
 
