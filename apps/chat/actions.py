@@ -45,16 +45,11 @@ class Ask:
 
 
 @dataclass(frozen=True)
-class Exchange:
-    """What a generation needs: the question, the answer row to fill, earlier turns."""
+class Exchange(Ask):
+    """An Ask whose question and empty answer are stored: the answer row to fill."""
 
-    conversation_id: int
     question_id: int
-    question: str
     answer_id: int
-    tier: str
-    knowledge: bool
-    history: list[dict[str, str]]
 
 
 def title_from(text: str) -> str:
@@ -207,15 +202,9 @@ def begin_exchange(
         conversation_id=conversation_id, role=Message.Role.USER, content=text
     )
     answer = _answer_row(conversation_id, tier, owner_channel)
-    return Exchange(
-        conversation_id,
-        question.pk,
-        text,
-        answer.pk,
-        tier,
-        knowledge,
-        history if history is not None else _history(conversation_id, question.pk),
-    )
+    if history is None:
+        history = _history(conversation_id, question.pk)
+    return Exchange(conversation_id, text, history, tier, knowledge, question.pk, answer.pk)
 
 
 @transaction.atomic
@@ -233,14 +222,9 @@ def begin_regenerate(
         raise ChatError(_("There is no question to answer again."))
     visible.filter(role=Message.Role.ASSISTANT, id__gt=question.pk).update(superseded=True)
     answer = _answer_row(conversation_id, tier, owner_channel)
+    history = _history(conversation_id, question.pk)
     return Exchange(
-        conversation_id,
-        question.pk,
-        question.content,
-        answer.pk,
-        tier,
-        knowledge,
-        _history(conversation_id, question.pk),
+        conversation_id, question.content, history, tier, knowledge, question.pk, answer.pk
     )
 
 

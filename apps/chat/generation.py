@@ -4,8 +4,8 @@ A generation is an asyncio task in the ASGI process where the user pressed Send,
 per-process registry by answer id. It streams from the inference client, relays text to the
 conversation's channel-layer group in small batches (the first token at once); the process
 saves the text of all its answers every FLUSH_SECONDS, and each answer is saved with its
-metrics at the end. Closing the
-browser does not touch it; Stop cancels it, which closes the upstream request.
+metrics at the end. Closing the browser does not touch it; Stop cancels it, which closes the
+upstream request.
 
 Each process also listens on one control channel (stored with the answer as owner_channel),
 so a socket served by another worker can stop the generation or ask for a catch-up.
@@ -489,14 +489,7 @@ def abandon(gen: Generation) -> None:
 
 async def start(exchange: Exchange, user: Any, slot: str) -> Generation:
     """Run a generation for an exchange already stored (actions.begin_regenerate)."""
-    ask = Ask(
-        exchange.conversation_id,
-        exchange.question,
-        exchange.history,
-        exchange.tier,
-        exchange.knowledge,
-    )
-    gen = prepare(ask, user, slot)
+    gen = prepare(exchange, user, slot)
     stored(gen, exchange)
     return gen
 
