@@ -24,7 +24,6 @@ from typing import Any
 import httpx
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
-from django.core.cache import cache
 from prometheus_client.parser import text_string_to_metric_families
 
 from apps.inference import metrics, routing, state
@@ -252,6 +251,7 @@ async def poll_once(http: httpx.AsyncClient | None = None) -> list[state.Backend
     if http is None:
         async with _http_client() as own:
             return await poll_once(own)
+    mark = routing.epoch()
     configs = await sync_to_async(load)(enabled_only=False)
     # Entries that share a server (two tiers on one dev server) share one probe.
     shared: dict[tuple[str, str], asyncio.Task[Probe]] = {}
@@ -268,7 +268,7 @@ async def poll_once(http: httpx.AsyncClient | None = None) -> list[state.Backend
         return state.states_for(configs)
 
     states = await sync_to_async(write)()
-    routing.forget()
+    routing.install(configs, states, mark)
     return states
 
 
@@ -279,10 +279,10 @@ def poll_now() -> list[state.BackendState]:
 
 def _hold_lease(owner: str, seconds: float) -> bool:
     # add() is atomic in Redis: only one poller gets a free lease; its holder renews it.
-    if cache.add(LEASE_KEY, owner, timeout=seconds):
+    if state.shared_cache().add(LEASE_KEY, owner, timeout=seconds):
         return True
-    if cache.get(LEASE_KEY) == owner:
-        cache.touch(LEASE_KEY, timeout=seconds)
+    if state.shared_cache().get(LEASE_KEY) == owner:
+        state.shared_cache().touch(LEASE_KEY, timeout=seconds)
         return True
     return False
 

@@ -96,22 +96,33 @@ def _load_key(state: BackendState) -> tuple[float, float, float, float]:
 # process. The state only changes when a poller writes it (every few seconds), and reading it
 # for every request put a database query and a Redis read, in a thread shared with the call
 # records, on each answer's way to its first token. A view older than VIEW_SECONDS is still
-# used once while a fresh one is read beside it; this process's own failures, polls and
-# backend edits drop it, so the next request waits for a fresh read.
+# used once while a fresh one is read beside it. This process's own failures and backend
+# edits drop it, so the next request waits for a fresh read; a poll here replaces it with
+# what the poll just read, so requests never wait on the poller's account.
 VIEW_SECONDS = 1.0
-_view: tuple[float, list[BackendConfig], dict[str, BackendState]] | None = None
+View = tuple[float, list[BackendConfig], dict[str, BackendState]]
+_view: View | None = None
 _reading: asyncio.Task[None] | None = None
+# Bumped by forget(): a view read before a forget() must not be kept after it.
+_epoch = 0
 
 
-def _read() -> tuple[float, list[BackendConfig], dict[str, BackendState]]:
+def _read() -> View:
     configs = load(enabled_only=True)
     return time.monotonic(), configs, {s.name: s for s in states_for(configs)}
 
 
-async def _refresh() -> tuple[float, list[BackendConfig], dict[str, BackendState]]:
-    global _view
-    view = _view = await sync_to_async(_read)()
+async def _refresh() -> View:
+    mark = _epoch
+    view = await sync_to_async(_read)()
+    _keep(view, mark)
     return view
+
+
+def _keep(view: View, mark: int) -> None:
+    global _view
+    if mark == _epoch:
+        _view = view
 
 
 async def _refresh_quietly() -> None:
@@ -124,8 +135,21 @@ async def _refresh_quietly() -> None:
 
 def forget() -> None:
     """Read the backends and their state afresh at the next plan."""
-    global _view
+    global _view, _epoch
     _view = None
+    _epoch += 1
+
+
+def epoch() -> int:
+    """Where forget() stands: pass it to install() with what was read from here on."""
+    return _epoch
+
+
+def install(configs: list[BackendConfig], states: list[BackendState], mark: int) -> None:
+    """The backends and states a poll of this process has just read become the view, unless
+    something was forgotten since `mark` (an edit or a failure the read may predate)."""
+    view = (time.monotonic(), [c for c in configs if c.enabled], {s.name: s for s in states})
+    _keep(view, mark)
 
 
 async def plan(tier: str) -> tuple[list[Candidate], list[str]]:

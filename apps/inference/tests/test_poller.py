@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from typing import Any
 
 import pytest
 from django.test import Client
 
-from apps.inference import client, poller, state
+from apps.inference import client, poller, routing, state
 from apps.inference.backends import sync_from_settings
 from apps.inference.models import Backend, LLMCall
 
@@ -143,3 +144,30 @@ def test_quantile_interpolates_like_prometheus() -> None:
     assert poller.quantile(buckets, 0.5) == pytest.approx(0.1 + 0.4 * (5 - 2) / 6)
     assert poller.quantile(buckets, 0.95) == pytest.approx(0.5 + 0.5 * (9.5 - 8) / 2)
     assert poller.quantile([(0.1, 0.0), (math.inf, 0.0)], 0.5) is None
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_backend_disabled_while_a_poll_runs_stays_out_of_routing(
+    vllm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A poll's reading becomes this process's routing view; an edit made while the poll was
+    # probing must win over what the poll read before it.
+    await asyncio.to_thread(sync_from_settings)
+    probe = poller._probe
+    edited: list[str] = []
+
+    async def probe_while_an_admin_disables(http: Any, config: Any) -> Any:
+        if not edited:
+            row = await Backend.objects.aget(name="cpu-live")
+            row.enabled = False
+            await row.asave()  # as the admin console saves it
+            edited.append(row.name)
+        return await probe(http, config)
+
+    monkeypatch.setattr(poller, "_probe", probe_while_an_admin_disables)
+    polled = _by_name(await poller.poll_once())
+    assert edited and polled["cpu-live"].healthy  # the poll read it while it was enabled
+    candidates, _ = await routing.plan("fast")
+    assert "cpu-live" not in [c.backend.name for c in candidates]
+    result = await client.complete(PROMPT, tier="fast", max_tokens=4)
+    assert result.backend == "cpu-heavy" and result.fell_back
