@@ -6,13 +6,14 @@ written by whichever process saw a call fail, so all processes skip that backend
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import BaseCache, caches
 
 from apps.inference.backends import BackendConfig, load
 
@@ -23,6 +24,25 @@ COOLDOWN_KEY = "inference:cooldown:{}"
 SERIES_MINUTES = 60
 # Consecutive call failures after which a backend is put in cool-down.
 FAILURES_BEFORE_COOLDOWN = 2
+
+_caches: dict[int, BaseCache] = {}
+
+
+def shared_cache() -> BaseCache:
+    """The default cache, one client per process.
+
+    `django.core.cache.cache` is a new backend in every async context, so each call made
+    through sync_to_async (every LLM call's record, every read of the routing view) built a
+    new Redis connection pool and connection, and redis-py scanned the installed packages for
+    its own version each time: milliseconds of the GIL per call, beside the event loop that
+    relays every token. redis-py's pool is thread-safe; a forked process makes its own."""
+    pid = os.getpid()
+    client = _caches.get(pid)
+    if client is None:
+        _caches.clear()
+        client = _caches[pid] = caches.create_connection("default")
+    return client
+
 
 SERIES_METRICS = (
     "running",
@@ -118,7 +138,7 @@ def _from_cache(
 def states_for(configs: list[BackendConfig]) -> list[BackendState]:
     keys = [STATE_KEY.format(c.name) for c in configs]
     keys += [COOLDOWN_KEY.format(c.name) for c in configs]
-    values = cache.get_many(keys) if keys else {}
+    values = shared_cache().get_many(keys) if keys else {}
     now = time.time()
     return [
         _from_cache(
@@ -137,12 +157,12 @@ def backend_states(enabled_only: bool = False) -> list[BackendState]:
 
 
 def raw_state(name: str) -> dict[str, Any] | None:
-    return cache.get(STATE_KEY.format(name))
+    return shared_cache().get(STATE_KEY.format(name))
 
 
 def write_state(name: str, raw: dict[str, Any]) -> None:
     # Kept for an hour so an admin page still shows the last known reason if polling stops.
-    cache.set(STATE_KEY.format(name), raw, timeout=3600)
+    shared_cache().set(STATE_KEY.format(name), raw, timeout=3600)
 
 
 def series(backend_name: str, metric: str, minutes: float = 15) -> list[tuple[float, float]]:
@@ -154,14 +174,14 @@ def series(backend_name: str, metric: str, minutes: float = 15) -> list[tuple[fl
     if metric not in SERIES_METRICS:
         raise ValueError(f"unknown series metric {metric!r}; known: {', '.join(SERIES_METRICS)}")
     since = time.time() - minutes * 60
-    points = cache.get(SERIES_KEY.format(backend_name)) or []
+    points = shared_cache().get(SERIES_KEY.format(backend_name)) or []
     return [
         (p["t"], float(p[metric])) for p in points if p["t"] >= since and p.get(metric) is not None
     ]
 
 
 def raw_series(name: str) -> list[dict[str, Any]]:
-    return cache.get(SERIES_KEY.format(name)) or []
+    return shared_cache().get(SERIES_KEY.format(name)) or []
 
 
 def append_series(name: str, point: dict[str, Any]) -> list[dict[str, Any]]:
@@ -169,7 +189,7 @@ def append_series(name: str, point: dict[str, Any]) -> list[dict[str, Any]]:
     points.append(point)
     since = point["t"] - SERIES_MINUTES * 60
     points = [p for p in points if p["t"] >= since]
-    cache.set(SERIES_KEY.format(name), points, timeout=SERIES_MINUTES * 60)
+    shared_cache().set(SERIES_KEY.format(name), points, timeout=SERIES_MINUTES * 60)
     return points
 
 
@@ -179,18 +199,18 @@ def record_failure(name: str) -> bool:
     key = FAILURES_KEY.format(name)
     cooldown = settings.LLM_COOLDOWN_SECONDS
     # add() then incr(): atomic in Redis, so concurrent failures in several processes count.
-    cache.add(key, 0, timeout=max(cooldown * 4, 60))
+    shared_cache().add(key, 0, timeout=max(cooldown * 4, 60))
     try:
-        count = cache.incr(key)
+        count = shared_cache().incr(key)
     except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=max(cooldown * 4, 60))
+        shared_cache().set(key, 1, timeout=max(cooldown * 4, 60))
         count = 1
     if count >= FAILURES_BEFORE_COOLDOWN:
-        cache.set(COOLDOWN_KEY.format(name), time.time() + cooldown, timeout=cooldown)
-        cache.delete(key)
+        shared_cache().set(COOLDOWN_KEY.format(name), time.time() + cooldown, timeout=cooldown)
+        shared_cache().delete(key)
         return True
     return False
 
 
 def record_success(name: str) -> None:
-    cache.delete(FAILURES_KEY.format(name))
+    shared_cache().delete(FAILURES_KEY.format(name))
