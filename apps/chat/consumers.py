@@ -108,9 +108,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.outbox.put_nowait(event)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        # Chat events skip Channels' dispatch, which closes stale database connections around
-        # every handler through a hop to the sync thread: a cost per relayed frame that these
-        # handlers do not need (their database work runs in dbthread, with its own connections).
+        # Chat events and the user's own frames skip Channels' dispatch, which closes stale
+        # database connections before every handler through a hop to the one shared sync
+        # thread: a cost per relayed frame, and a wait in that thread's queue on a question's
+        # way to its first token. These handlers do not need it: their database work runs in
+        # dbthread, with its own connections.
         handler = self._relay_handlers().get(message.get("type", ""))
         if handler is not None:
             await handler(message)
@@ -122,6 +124,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             "chat.relay": self.chat_relay,
             "chat.added": self.chat_added,
             "chat.finished": self.chat_finished,
+            "websocket.receive": self.websocket_receive,
         }
 
     async def _pump(self) -> None:
