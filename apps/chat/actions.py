@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -138,22 +139,37 @@ def _history(
 
 
 def _answer_row(conversation_id: int, tier: str, owner_channel: str) -> Message:
-    # The partial unique constraint chat_one_streaming_answer allows one streaming answer per
-    # conversation: a second Send while one is written fails here, with no lock or read.
-    # Callers run in a transaction and leave it on the ChatError, so it is rolled back whole.
-    now = timezone.now()
-    _abandon_stale(conversation_id, now - STALE_AFTER)
-    try:
-        return Message.objects.create(
-            conversation_id=conversation_id,
-            role=Message.Role.ASSISTANT,
-            status=Message.Status.STREAMING,
-            requested_tier=tier,
-            owner_channel=owner_channel,
-            heartbeat_at=now,
-        )
-    except IntegrityError:
-        raise ChatError(_("An answer is still being written here: stop it or wait.")) from None
+    """An empty answer marked streaming, not saved yet (see _one_streaming)."""
+    return Message(
+        conversation_id=conversation_id,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.STREAMING,
+        requested_tier=tier,
+        owner_channel=owner_channel,
+        heartbeat_at=timezone.now(),
+    )
+
+
+def _one_streaming[R](conversation_id: int, store: Callable[[], R]) -> R:
+    """Run `store`, a transaction that adds a streaming answer to the conversation.
+
+    The partial unique constraint chat_one_streaming_answer allows one streaming answer per
+    conversation, so a second Send while one is written fails in its INSERT, with no lock or
+    read, and its transaction is rolled back whole. Only then is an answer whose writer
+    stopped saving (its process died) marked interrupted, and `store` runs once more: the
+    common case, on the way to the first token, pays no statement for a dead writer."""
+    for attempt in (1, 2):
+        try:
+            return store()
+        except IntegrityError as exc:
+            constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "")
+            if constraint != "chat_one_streaming_answer":
+                raise
+            if attempt == 2 or not _abandon_stale(conversation_id, timezone.now() - STALE_AFTER):
+                raise ChatError(
+                    _("An answer is still being written here: stop it or wait.")
+                ) from None
+    raise AssertionError("unreachable")
 
 
 def _abandon_stale(conversation_id: int, stale_before: Any) -> int:
@@ -180,7 +196,6 @@ def _touch(conversation_id: int, user: Any, tier: str, knowledge: bool, title: s
         raise Conversation.DoesNotExist
 
 
-@transaction.atomic
 def begin_exchange(
     conversation_id: int,
     user: Any,
@@ -194,38 +209,46 @@ def begin_exchange(
 
     owner_channel is the control channel of the process that will write the answer.
     `history`, when the caller read it already (history()), is not read again. This is on
-    the way to the first token, hence few statements: UPDATE, two INSERTs, one SELECT."""
+    the way to the first token, hence few statements: one UPDATE and one two-row INSERT."""
     text = check_question(text)
     check_tier(tier)
-    _touch(conversation_id, user, tier, knowledge, title_from(text)[:MAX_TITLE_CHARS])
-    question = Message.objects.create(
-        conversation_id=conversation_id, role=Message.Role.USER, content=text
-    )
-    answer = _answer_row(conversation_id, tier, owner_channel)
-    if history is None:
-        history = _history(conversation_id, question.pk)
-    return Exchange(conversation_id, text, history, tier, knowledge, question.pk, answer.pk)
+    title = title_from(text)[:MAX_TITLE_CHARS]
+
+    @transaction.atomic
+    def store() -> Exchange:
+        _touch(conversation_id, user, tier, knowledge, title)
+        question = Message(conversation_id=conversation_id, role=Message.Role.USER, content=text)
+        answer = _answer_row(conversation_id, tier, owner_channel)
+        Message.objects.bulk_create([question, answer])
+        earlier = _history(conversation_id, question.pk) if history is None else history
+        return Exchange(conversation_id, text, earlier, tier, knowledge, question.pk, answer.pk)
+
+    return _one_streaming(conversation_id, store)
 
 
-@transaction.atomic
 def begin_regenerate(
     conversation_id: int, user: Any, tier: str, knowledge: bool, owner_channel: str = ""
 ) -> Exchange:
-    """Answer the last question again; the previous answer is kept but hidden."""
+    """Answer the last question again; the previous answer is kept but hidden. While an
+    answer is still written here, the new one's INSERT fails and all of this is undone."""
     check_tier(tier)
-    _touch(conversation_id, user, tier, knowledge)
-    visible = Message.objects.filter(conversation_id=conversation_id, superseded=False)
-    if visible.filter(status=Message.Status.STREAMING).exists():
-        raise ChatError(_("An answer is still being written here: stop it or wait."))
-    question = visible.filter(role=Message.Role.USER).order_by("-id").first()
-    if question is None:
-        raise ChatError(_("There is no question to answer again."))
-    visible.filter(role=Message.Role.ASSISTANT, id__gt=question.pk).update(superseded=True)
-    answer = _answer_row(conversation_id, tier, owner_channel)
-    history = _history(conversation_id, question.pk)
-    return Exchange(
-        conversation_id, question.content, history, tier, knowledge, question.pk, answer.pk
-    )
+
+    @transaction.atomic
+    def store() -> Exchange:
+        _touch(conversation_id, user, tier, knowledge)
+        visible = Message.objects.filter(conversation_id=conversation_id, superseded=False)
+        question = visible.filter(role=Message.Role.USER).order_by("-id").first()
+        if question is None:
+            raise ChatError(_("There is no question to answer again."))
+        visible.filter(role=Message.Role.ASSISTANT, id__gt=question.pk).update(superseded=True)
+        answer = _answer_row(conversation_id, tier, owner_channel)
+        answer.save(force_insert=True)
+        history = _history(conversation_id, question.pk)
+        return Exchange(
+            conversation_id, question.content, history, tier, knowledge, question.pk, answer.pk
+        )
+
+    return _one_streaming(conversation_id, store)
 
 
 START_FIELDS = ("backend", "model", "tier", "requested_tier", "fell_back", "citations")

@@ -77,3 +77,29 @@ def test_one_save_updates_every_streaming_answer_but_never_a_finished_one(member
     assert first.heartbeat_at and second.heartbeat_at
     assert (finished.content, finished.stream_seq) == ("final text", 9)
     assert finished.status == Message.Status.COMPLETE
+
+
+def test_regenerate_while_an_answer_is_written_is_refused_and_changes_nothing(member) -> None:
+    conv = Conversation.objects.create(user=member)
+    first = actions.begin_exchange(conv.pk, member, "Why is etcd slow?", "auto", True)
+    with pytest.raises(actions.ChatError, match="пишется"):
+        actions.begin_regenerate(conv.pk, member, "heavy", False)
+    answer = Message.objects.get(pk=first.answer_id)
+    assert answer.status == Message.Status.STREAMING and not answer.superseded
+    assert conv.messages.count() == 2
+    conv.refresh_from_db()
+    assert conv.tier == "auto" and conv.knowledge
+
+
+def test_regenerate_after_the_writer_died_replaces_its_partial_answer(member) -> None:
+    conv = Conversation.objects.create(user=member)
+    first = actions.begin_exchange(conv.pk, member, "Why is etcd slow?", "auto", True)
+    Message.objects.filter(pk=first.answer_id).update(
+        content="partial", heartbeat_at=timezone.now() - timedelta(minutes=5)
+    )
+    again = actions.begin_regenerate(conv.pk, member, "fast", True)
+    dead = Message.objects.get(pk=first.answer_id)
+    assert dead.status == Message.Status.INTERRUPTED and dead.superseded
+    fresh = Message.objects.get(pk=again.answer_id)
+    assert fresh.status == Message.Status.STREAMING and not fresh.superseded
+    assert again.question == "Why is etcd slow?" and again.question_id == first.question_id
