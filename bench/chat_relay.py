@@ -5,6 +5,8 @@ worker, real PostgreSQL and Redis), then for each concurrency level:
   * direct: N concurrent streaming requests straight to the source -> TTFT;
   * portal: N websocket clients, one conversation each, send a message (knowledge off, so
     retrieval is excluded) -> TTFT to the first token frame, tokens/s, order and completeness.
+Tokens/s in total counts the tokens relayed while all N users are under way (they start up
+to one answer-length apart), not the ramp-up.
 Extra TTFT = portal TTFT - direct TTFT (p50 and p95, same arrival pattern). CPU is the portal
 process's user+system time over the portal phase, per 1,000 tokens relayed.
 
@@ -16,6 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
+import functools
+import itertools
 import json
 import os
 import random
@@ -34,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from token_source import expected_text  # noqa: E402
+from token_source import expected_text, token  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -81,6 +86,9 @@ class Result:
     broken: list[str] = field(default_factory=list)
     wall: float = 0.0
     cpu: float = 0.0
+    steady: tuple[float, float] = (0.0, 0.0)
+    # (time, tokens completed) per delta frame: the relay rate once every stream is running.
+    arrivals: list[tuple[float, int]] = field(default_factory=list)
 
 
 async def direct_stream(base: str, tokens: int, client: httpx.AsyncClient) -> float:
@@ -126,10 +134,17 @@ async def portal_stream(
                 return
 
 
+@functools.cache
+def token_ends(tokens: int) -> list[int]:
+    """Where each token of an expected answer ends in its text."""
+    return list(itertools.accumulate(len(token(i)) for i in range(tokens)))
+
+
 async def one_answer(ws: Any, tokens: int, result: Result) -> bool:
     await ws.send(json.dumps({"type": "send", "text": "bench", "knowledge": False}))
     t0 = time.perf_counter()
     text, seq, first, last, answer = "", 0, None, None, None
+    bounds, done = token_ends(tokens), 0
     while True:
         frame = json.loads(await asyncio.wait_for(ws.recv(), 120))
         kind = frame["type"]
@@ -144,6 +159,9 @@ async def one_answer(ws: Any, tokens: int, result: Result) -> bool:
                 result.broken.append(f"frame {frame['seq']} after {seq}")
             seq = frame["seq"]
             text += frame["text"]
+            complete = bisect.bisect_right(bounds, len(text))
+            result.arrivals.append((now, complete - done))
+            done = complete
         elif kind == "done" and frame["message_id"] == answer:
             if frame["seq"] != seq:
                 result.broken.append(f"done says frame {frame['seq']}, last delta was {seq}")
@@ -185,7 +203,18 @@ async def run_portal(
     )
     result.wall = time.perf_counter() - t0
     result.cpu = cpu_seconds(pid) - cpu0
+    result.steady = (t0 + spread, end)
     return result
+
+
+def steady_rate(result: Result) -> float:
+    """Tokens/s relayed in total while every stream runs: from the moment the last user has
+    started (streams start up to one answer-length apart) to the end of the run. Falls back to
+    the whole run, ramp included, when the run is shorter than that."""
+    start, end = result.steady
+    if end - start < 1:
+        return result.tokens / result.wall if result.wall else 0.0
+    return sum(n for at, n in result.arrivals if start <= at < end) / (end - start)
 
 
 def prepare(env: dict[str, str], count: int) -> tuple[str, list[int]]:
@@ -311,7 +340,7 @@ def main() -> None:
                 "tokens_per_s_per_stream_p50": statistics.median(result.rates)
                 if result.rates
                 else 0,
-                "tokens_per_s_total": result.tokens / result.wall if result.wall else 0,
+                "tokens_per_s_total": steady_rate(result),
                 "cpu_s_per_1000_tokens": result.cpu / result.tokens * 1000 if result.tokens else 0,
                 "complete_in_order": f"{result.ok}/{result.answers}",
                 "problems": result.broken[:5],
@@ -326,7 +355,7 @@ def main() -> None:
         portal.wait(20)
         source.wait(20)
     print()
-    print("| streams | extra TTFT p50 / p95 (ms) | tokens/s per stream (p50) | tokens/s total "
+    print("| streams | extra TTFT p50 / p95 (ms) | tokens/s per stream (p50) | tokens/s total, all streams running "
           "| portal CPU s per 1,000 tokens | complete, in order |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     for r in rows:
