@@ -289,6 +289,7 @@ async def stream(
                     call.chunks += len(texts)
                     yield {"type": "token", "text": "".join(texts)}
                     if pace is not None:
+                        upstream.hold()
                         await asyncio.sleep(pace())
                 try:
                     batch = await upstream.batch()

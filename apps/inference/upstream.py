@@ -101,9 +101,27 @@ class Upstream:
         self.own = own  # this call's own session, closed with it
         self._buffer = b""
         self._done = False
+        self._held = False
+
+    def hold(self) -> None:
+        """Leave what arrives in the socket's buffer until the next batch(): a caller that
+        reads at its own pace then costs one network read per batch, not one per token."""
+        protocol = self._protocol()
+        if protocol is not None:
+            protocol.pause_reading()
+            self._held = True
+
+    def _protocol(self) -> Any:
+        connection = self.response.connection
+        return connection.protocol if connection is not None else None
 
     async def batch(self) -> list[dict[str, Any]] | None:
         """The chunks of everything received so far (waiting for some), None at the end."""
+        if self._held:
+            self._held = False
+            protocol = self._protocol()
+            if protocol is not None:
+                protocol.resume_reading()
         while not self._done:
             piece = await self.response.content.readany()
             if not piece:

@@ -62,6 +62,21 @@ async def test_stream_yields_tokens_and_records_the_call(vllm: str) -> None:
     assert _counter("opsdesk_llm_time_to_first_token_seconds_count", model="gemma-3-270m") >= 1
 
 
+async def test_a_paced_stream_reads_in_batches_and_loses_nothing(vllm: str) -> None:
+    # The chat reads at its frame pace; the server's tokens wait in the socket meanwhile.
+    def text(events: list[Any]) -> str:
+        return "".join(e["text"] for e in events if e["type"] == "token")
+
+    args = {"tier": "fast", "max_tokens": 40, "temperature": 0.0}
+    every = await _collect(**args)
+    paced = await _collect(**args, pace=lambda: 0.5)
+    assert paced[-1]["outcome"] == "complete" and every[-1]["outcome"] == "complete"
+    assert text(paced) == text(every) and text(paced).strip()
+    tokens = paced[-1]["completion_tokens"]
+    batches = [e for e in paced if e["type"] == "token"]
+    assert 1 < len(batches) < tokens / 2, (len(batches), tokens)  # several tokens per read
+
+
 async def test_complete_returns_the_whole_text(vllm: str) -> None:
     result = await client.complete(PROMPT, tier="heavy", max_tokens=16)
     assert result.outcome == "complete", result.error
