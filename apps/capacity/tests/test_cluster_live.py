@@ -4,6 +4,7 @@ real gateway calls, and a real Prometheus scraping both (plus a backend on a clo
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Callable
@@ -91,10 +92,11 @@ def _wait_for_prometheus(
     with httpx.Client(timeout=5) as http:
         while time.monotonic() < deadline:
             value = prom_query(http, url, promql)
-            if value:
+            if value and not math.isnan(value):
                 return value
-            # A rate needs the counter to grow between two scrapes inside its window; on a
-            # busy machine the first load may have landed before Prometheus' second scrape.
+            # A rate needs the counter to grow between two scrapes inside its window (a
+            # quantile of rates that did not grow is NaN); the first load may have landed
+            # before Prometheus' second scrape, or even its first.
             if between is not None:
                 between()
             time.sleep(1)
@@ -116,7 +118,11 @@ def test_dashboard_from_prometheus(
     _token, raw = create_token(admin_user, "capacity-test")
     _load(portal_server, raw)
     live_sel = prom.selector("cpu-live", "fast", f"{vllm}/v1", "gemma-3-270m")
-    _wait_for_prometheus(prometheus, prom.expr("ttft_p50", live_sel, "5m"))
+    _wait_for_prometheus(
+        prometheus,
+        prom.expr("ttft_p50", live_sel, "5m"),
+        between=lambda: _load(portal_server, raw, 1),
+    )
     _wait_for_prometheus(
         prometheus,
         prom.expr("tokens_per_s", live_sel),
