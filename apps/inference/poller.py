@@ -279,10 +279,11 @@ def poll_now() -> list[state.BackendState]:
 
 def _hold_lease(owner: str, seconds: float) -> bool:
     # add() is atomic in Redis: only one poller gets a free lease; its holder renews it.
-    if state.shared_cache().add(LEASE_KEY, owner, timeout=seconds):
+    store = state.shared_cache()
+    if store.add(LEASE_KEY, owner, timeout=seconds):
         return True
-    if state.shared_cache().get(LEASE_KEY) == owner:
-        state.shared_cache().touch(LEASE_KEY, timeout=seconds)
+    if store.get(LEASE_KEY) == owner:
+        store.touch(LEASE_KEY, timeout=seconds)
         return True
     return False
 

@@ -199,15 +199,16 @@ def record_failure(name: str) -> bool:
     key = FAILURES_KEY.format(name)
     cooldown = settings.LLM_COOLDOWN_SECONDS
     # add() then incr(): atomic in Redis, so concurrent failures in several processes count.
-    shared_cache().add(key, 0, timeout=max(cooldown * 4, 60))
+    store = shared_cache()
+    store.add(key, 0, timeout=max(cooldown * 4, 60))
     try:
-        count = shared_cache().incr(key)
+        count = store.incr(key)
     except ValueError:  # expired between add and incr
-        shared_cache().set(key, 1, timeout=max(cooldown * 4, 60))
+        store.set(key, 1, timeout=max(cooldown * 4, 60))
         count = 1
     if count >= FAILURES_BEFORE_COOLDOWN:
-        shared_cache().set(COOLDOWN_KEY.format(name), time.time() + cooldown, timeout=cooldown)
-        shared_cache().delete(key)
+        store.set(COOLDOWN_KEY.format(name), time.time() + cooldown, timeout=cooldown)
+        store.delete(key)
         return True
     return False
 
