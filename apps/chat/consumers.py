@@ -210,13 +210,27 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def _begin(self, text: str | None, event: Any) -> None:
         tier = str(event.get("tier") or "auto")
         knowledge = bool(event.get("knowledge", True))
+        history_read: asyncio.Future[list[dict[str, str]]] | None = None
+        if text is not None:
+            try:
+                with translation.override(self.language):
+                    question = actions.check_question(text)
+                    actions.check_tier(tier)
+            except actions.ChatError as exc:
+                await self._error("invalid", str(exc))
+                return
+            # The earlier turns are read while the limits are checked: both are on the way
+            # to the first token.
+            history_read = dbthread.submit(actions.history, self.conversation_id, self.user.pk)
         slot = await self._admit()
         if slot is None:
+            if history_read is not None:
+                history_read.cancel()
             return
         gen: generation.Generation | None = None
         try:
             owner = await generation.control_channel()
-            if text is None:
+            if history_read is None:
                 exchange = await dbthread.run(
                     _in_language,
                     self.language,
@@ -225,10 +239,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 )
                 await generation.start(exchange, self.user, slot)
                 return
-            with translation.override(self.language):
-                question = actions.check_question(text)
-                actions.check_tier(tier)
-            history = await dbthread.run(actions.history, self.conversation_id, self.user.pk)
+            history = await history_read
             # The model request goes out now; the rows are written beside it (a transaction
             # of several statements that would otherwise come first, on the way to the
             # first token).
@@ -240,7 +251,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 actions.begin_exchange,
                 *(self.conversation_id, self.user, question, tier, knowledge, owner, history),
             )
-            generation.stored(gen, exchange)
+            await generation.stored(gen, exchange)
         except actions.ChatError as exc:
             await limits.release_stream(self.user.pk, slot)
             await self._error("invalid", str(exc))

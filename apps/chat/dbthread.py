@@ -34,9 +34,15 @@ def _call[R](fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]
         raise
 
 
-async def run[**P, R](fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+def submit[**P, R](fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> asyncio.Future[R]:
+    """Start `fn` on a chat DB thread now; await the future for its result. Lets a caller do
+    other waiting (Redis, say) while the database works."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_executor, functools.partial(_call, fn, args, kwargs))
+    return loop.run_in_executor(_executor, functools.partial(_call, fn, args, kwargs))
+
+
+async def run[**P, R](fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    return await submit(fn, *args, **kwargs)
 
 
 async def run_flush[**P, R](fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:

@@ -1,11 +1,11 @@
 """Answer generation, independent of any socket.
 
 A generation is an asyncio task in the ASGI process where the user pressed Send, kept in a
-per-process registry by answer id. It streams from the inference client, relays text to the
-conversation's channel-layer group in small batches (the first token at once); the process
-saves the text of all its answers every FLUSH_SECONDS, and each answer is saved with its
-metrics at the end. Closing the browser does not touch it; Stop cancels it, which closes the
-upstream request.
+per-process registry by answer id. It streams from the inference client and relays what each
+read brought as one frame, to the sockets on the conversation (the first token at once, then a
+read every batch_seconds()); the process saves the text of all its answers every
+FLUSH_SECONDS, and each answer is saved with its metrics at the end. Closing the browser does
+not touch it; Stop cancels it, which closes the upstream request.
 
 Each process also listens on one control channel (stored with the answer as owner_channel),
 so a socket served by another worker can stop the generation or ask for a catch-up.
@@ -36,11 +36,10 @@ log = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.5
 HEARTBEAT_SECONDS = 5.0
 RENDER_SECONDS = 0.75
-# Frames after the first are batched: a frame every BATCH_SECONDS per answer at most, and
-# longer when this process relays many answers at once, so the per-frame cost (channel layer,
-# JSON, websocket write) stays bounded while a reader sees no difference. The upstream is read
-# at the same pace (client.stream's `pace`), so a busy process also wakes once per batch, not
-# once per token, to read it.
+# Frames after the first are batched: the upstream is read every BATCH_SECONDS per answer at
+# most (client.stream's `pace`), and less often when this process relays many answers at once,
+# and each read becomes one frame. The per-frame cost (JSON, websocket write, a wake-up of the
+# task) then stays bounded while a reader sees no difference.
 BATCH_SECONDS = 0.02
 BATCH_PER_STREAM = 0.0015
 MAX_BATCH_SECONDS = 0.25
@@ -97,7 +96,10 @@ class Generation:
     """One answer being written: its text so far and the frames sent about it.
 
     The model request starts from the question and the earlier turns (`ask`); the rows it
-    fills are stored meanwhile, and no frame goes out before they are (`exchange`)."""
+    fills are stored meanwhile, and no frame goes out before they are (`exchange`). Frames
+    are sent by whichever task has news, with no hand-over between tasks on the way: the
+    generation's own task after each read, and the socket's task right after the rows are
+    stored (relay()). A lock keeps their frames in order."""
 
     ask: Ask
     user: Any
@@ -108,6 +110,10 @@ class Generation:
     seq: int = 0
     rendered_seq: int = 0
     pending: list[str] = field(default_factory=list)
+    announced: bool = False
+    meta_sent: bool = False
+    last_render: float = field(default_factory=time.monotonic)
+    relaying: asyncio.Lock = field(default_factory=asyncio.Lock)
     closing: bool = False
     stopped: bool = False
     task: asyncio.Task[None] | None = None
@@ -119,7 +125,6 @@ class Generation:
     start_saved: bool = False
     saved_seq: int = -1
     saved_at: float = field(default_factory=time.monotonic)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def message_id(self) -> int:
@@ -150,14 +155,10 @@ class Generation:
     # --- the task -------------------------------------------------------------------------
 
     async def run(self) -> None:
-        layer = get_channel_layer()
-        assert layer is not None
-        self.layer = layer
-        publisher = asyncio.create_task(self._publish(layer))
         keeper = asyncio.create_task(self._keep())
         fields: dict[str, Any]
         try:
-            fields = await self._generate(layer)
+            fields = await self._generate()
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None:
@@ -170,12 +171,12 @@ class Generation:
             log.exception("chat generation %s failed", self.message_id)
             fields = {"status": Message.Status.FAILED, "error": f"{FAILED} {type(exc).__name__}"}
         self.closing = True
-        self.wake.set()
+        keeper.cancel()
+        await self.stored.wait()
         try:
-            await publisher
+            await self.relay()  # what the last read brought, or all of it if stored late
         except Exception:
             log.exception("chat relay of %s failed", self.message_id)
-        keeper.cancel()
         if self.exchange is None:
             # The rows were never stored (abandon()): nothing to save or announce.
             await self._release_slot()
@@ -225,7 +226,7 @@ class Generation:
         messages = prompting.grounded_messages(question, hits, history=history)
         return messages, list(prompting.citations(hits)) if hits else []
 
-    async def _generate(self, layer: Any) -> dict[str, Any]:
+    async def _generate(self) -> dict[str, Any]:
         from apps.inference import client
 
         messages, citations = await self._prompt()
@@ -242,9 +243,9 @@ class Generation:
         async with aclosing(events):
             async for event in events:
                 if event["type"] == "token":
-                    # The hot path: everything else happens in the publisher, in batches.
+                    # The hot path: one read, one frame (the stream then waits a batch).
                     self.pending.append(event["text"])
-                    self.wake.set()
+                    await self.relay()
                 elif event["type"] == "start":
                     start: dict[str, Any] = {
                         "backend": event["backend"],
@@ -256,7 +257,6 @@ class Generation:
                     # Nothing here may delay the first token: the row learns the model with
                     # the next save, the frame goes out with the first delta.
                     self.start = {**start, "citations": citations}
-                    self.wake.set()
                 else:
                     end = dict(event)
         if end is None:
@@ -276,11 +276,39 @@ class Generation:
             fields["error"] = gettext_noop("The answer reached the length limit.")
         return fields
 
-    async def _publish(self, layer: Any) -> None:
-        await self.stored.wait()
+    async def relay(self) -> None:
+        """Send what is new: the new rows once they are stored, then which model answers,
+        then the text that arrived since the last frame, and now and then the rendered HTML.
+        Called after each read and once the rows are stored; does nothing before that."""
         if self.exchange is None:
-            return  # abandoned: its rows were not stored
+            return  # not stored yet, or abandoned: its rows do not exist
+        async with self.relaying:
+            if not self.announced:
+                self.announced = True
+                await self._announce()
+            if self.start and not self.meta_sent:
+                self.meta_sent = True
+                meta = {"type": "meta", "message_id": self.message_id}
+                meta.update({k: v for k, v in self.start.items() if k != "citations"})
+                await self._emit({"type": "chat.relay", "frame": dumps(meta)})
+            if not self.pending:
+                return
+            chunk = "".join(self.pending)
+            self.pending.clear()
+            self.text += chunk
+            self.seq += 1
+            frame = {"type": "delta", "message_id": self.message_id, "seq": self.seq, "text": chunk}
+            await self._emit({"type": "chat.relay", "frame": dumps(frame)})
+            now = time.monotonic()
+            # Re-rendering grows with the text; with many answers at once, render less often.
+            every = RENDER_SECONDS * max(1.0, len(_running) / 40)
+            if now - self.last_render >= every and not self.closing:
+                self.last_render = now
+                await self._send_render()
+
+    async def _announce(self) -> None:
         # The new rows travel with the event, so sockets show them without a database read.
+        assert self.exchange is not None
         await self._emit(
             {
                 "type": "chat.added",
@@ -294,39 +322,8 @@ class Generation:
                 ],
             },
         )
-        last_render = time.monotonic()
-        meta_sent = False
-        while True:
-            await self.wake.wait()
-            self.wake.clear()
-            if self.start and not meta_sent:
-                meta_sent = True
-                meta = {"type": "meta", "message_id": self.message_id}
-                meta.update({k: v for k, v in self.start.items() if k != "citations"})
-                await self._emit({"type": "chat.relay", "frame": dumps(meta)})
-            if self.pending:
-                chunk = "".join(self.pending)
-                self.pending.clear()
-                self.text += chunk
-                self.seq += 1
-                frame = {
-                    "type": "delta",
-                    "message_id": self.message_id,
-                    "seq": self.seq,
-                    "text": chunk,
-                }
-                await self._emit({"type": "chat.relay", "frame": dumps(frame)})
-                now = time.monotonic()
-                # Re-rendering grows with the text; with many answers at once, render less often.
-                every = RENDER_SECONDS * max(1.0, len(_running) / 40)
-                if now - last_render >= every and not self.closing:
-                    last_render = now
-                    await self._send_render(layer)
-            if self.closing and not self.pending:
-                return
-            await asyncio.sleep(batch_seconds())
 
-    async def _send_render(self, layer: Any) -> None:
+    async def _send_render(self) -> None:
         if self.rendered_seq == self.seq:
             return
         self.rendered_seq = self.seq
@@ -467,18 +464,20 @@ async def _listen(layer: Any, channel: str) -> None:
 def prepare(ask: Ask, user: Any, slot: str) -> Generation:
     """Start answering `ask` now, before its rows are stored: the model request is on its way
     while actions.begin_exchange writes them. Follow with stored() or abandon()."""
-    gen = Generation(ask=ask, user=user, slot=slot)
+    gen = Generation(ask=ask, user=user, slot=slot, layer=get_channel_layer())
     gen.task = asyncio.create_task(gen.run(), name="chat-answer")
     return gen
 
 
-def stored(gen: Generation, exchange: Exchange) -> None:
+async def stored(gen: Generation, exchange: Exchange) -> None:
     """The rows exist (with this process's control_channel() as the answer's owner): frames
-    and saves may begin."""
+    and saves may begin. The caller's task sends the first frames now (the new rows, and
+    the first token if it came while they were stored), rather than waking another task."""
     gen.exchange = exchange
     _running[exchange.answer_id] = gen
     gen.stored.set()
     _ensure_saver()
+    await gen.relay()
 
 
 def abandon(gen: Generation) -> None:
@@ -490,7 +489,7 @@ def abandon(gen: Generation) -> None:
 async def start(exchange: Exchange, user: Any, slot: str) -> Generation:
     """Run a generation for an exchange already stored (actions.begin_regenerate)."""
     gen = prepare(exchange, user, slot)
-    stored(gen, exchange)
+    await stored(gen, exchange)
     return gen
 
 
