@@ -95,6 +95,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # Join before reading what was sent so far, so no frame falls between the two:
         # frames from here on wait in the outbox until the catch-up below has gone out.
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.sending = asyncio.Lock()
+        self.live = False
         await self.channel_layer.group_add(self.group, self.channel_name)
         generation.attach(self.conversation_id, self)
         await self.accept()
@@ -102,10 +104,20 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         for row in await dbthread.run(_streaming, self.conversation_id):
             await self._catch_up(row)
         self.pump = asyncio.create_task(self._pump())
+        self.live = True
 
-    def deliver(self, event: dict[str, Any]) -> None:
-        """An event from a generation in this process (see generation.Generation._emit)."""
-        self.outbox.put_nowait(event)
+    async def deliver(self, event: dict[str, Any]) -> None:
+        """An event from a generation in this process (see generation.Generation._emit).
+
+        Sent at once by the caller's task when nothing is waiting before it, the common case:
+        no hand-over to this socket's task on the way to the browser. Otherwise it waits in
+        the outbox, in order (during the catch-up on connect, or while a frame is written).
+        A browser that cannot keep up with its own frames slows its answer's relay, not
+        the process, until the socket's ping timeout closes it."""
+        if self.live and not self.sending.locked() and self.outbox.empty():
+            await self._relay(event)
+        else:
+            self.outbox.put_nowait(event)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Chat events and the user's own frames skip Channels' dispatch, which closes stale
@@ -129,11 +141,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def _pump(self) -> None:
         while True:
-            event = await self.outbox.get()
+            await self._relay(await self.outbox.get())
+
+    async def _relay(self, event: dict[str, Any]) -> None:
+        async with self.sending:
             try:
                 await self.dispatch(event)
             except asyncio.CancelledError:
                 raise
+            except OSError:
+                # Closed by the browser; disconnect() detaches it from the answer shortly.
+                log.debug("chat socket closed before %s", event.get("type"))
             except Exception:
                 log.exception("chat socket could not relay %s", event.get("type"))
 

@@ -339,12 +339,12 @@ class Generation:
     async def _emit(self, event: dict[str, Any]) -> None:
         """Deliver an event to every socket on this conversation, in order.
 
-        Sockets in this process get it straight into their queue; sockets served by other
+        Sockets in this process get it directly (ChatConsumer.deliver); sockets served by other
         workers (members of the conversation's group found in Redis) through the channel
         layer. The common case, the asker's own socket in this process, thus costs no Redis
         round trip and no serialization per frame."""
         for socket in tuple(_sockets.get(self.ask.conversation_id, ())):
-            socket.deliver(event)
+            await socket.deliver(event)
         now = time.monotonic()
         if now - self.members_checked >= MEMBERS_SECONDS:
             self.members_checked = now
