@@ -187,7 +187,7 @@ class Generation:
         try:
             # A flush may be under way in a DB thread; it only writes while the row is
             # streaming, and this save ends that, so the final text cannot be overwritten.
-            stored = await dbthread.run(
+            stored = await dbthread.run_save(
                 actions.finish_stream,
                 self.message_id,
                 self.ask.conversation_id,
@@ -405,7 +405,7 @@ async def _save_forever(loop: asyncio.AbstractEventLoop) -> None:
         rows = [(g.message_id, g.text, g.seq) for g in due]
         starts = {g.message_id: g.start for g in due if g.start and not g.start_saved}
         try:
-            await dbthread.run_flush(actions.flush_streams, rows, starts)
+            await dbthread.run_save(actions.flush_streams, rows, starts)
         except Exception:
             log.warning("saving %d streaming answers failed; retrying", len(rows), exc_info=True)
             continue
