@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.test import Client
 
 from apps.inference import client, poller, routing, state
@@ -71,7 +72,7 @@ async def test_series_and_tokens_per_second_from_counter_deltas(vllm: str) -> No
 
 @pytest.mark.django_db(transaction=True)
 async def test_fallback_after_the_poller_marked_the_tier_dead(vllm: str) -> None:
-    await asyncio.to_thread(sync_from_settings)
+    await sync_to_async(sync_from_settings)()
     await Backend.objects.filter(name="cpu-live").aupdate(enabled=False)
     await poller.poll_once()
     result = await client.complete(PROMPT, tier="fast", max_tokens=8)
@@ -152,7 +153,7 @@ async def test_a_backend_disabled_while_a_poll_runs_stays_out_of_routing(
 ) -> None:
     # A poll's reading becomes this process's routing view; an edit made while the poll was
     # probing must win over what the poll read before it.
-    await asyncio.to_thread(sync_from_settings)
+    await sync_to_async(sync_from_settings)()
     probe = poller._probe
     edited: list[str] = []
 
