@@ -51,7 +51,7 @@ run: system-packages venv messages static migrate
 		nohup $(PY) -m celery -A portal worker -l warning > var/log/celery.log 2>&1 & \
 		echo "Celery worker started (log: var/log/celery.log)"; fi
 	@echo "Opsdesk on http://$(HOST):$(PORT)/  (Ctrl-C stops the portal; 'make llm-stop' stops the model server)"
-	LLM_BACKENDS='$(DEV_LLM_BACKENDS)' $(PY) -m uvicorn portal.asgi:application --host $(HOST) --port $(PORT) --ws websockets --log-level warning
+	LLM_BACKENDS='$(DEV_LLM_BACKENDS)' $(PY) -m uvicorn portal.asgi:application --host $(HOST) --port $(PORT) --ws websockets-sansio --log-level warning
 
 # The test settings point at database "opsdesk"; pytest makes its own test_opsdesk beside it,
 # and `makemigrations --check` reads the migration history from it.

@@ -292,7 +292,8 @@ def main() -> None:
             str(args.tokens),
         ]  # fmt: skip
     )
-    # BENCH_CPROFILE=FILE: a deterministic profile of the portal's event loop, for tuning.
+    # BENCH_CPROFILE=FILE: a deterministic profile of the portal's event loop, for tuning;
+    # BENCH_UVICORN="--flag value ...": more uvicorn options, to compare server settings.
     profile = (
         ["-m", "cProfile", "-o", os.environ["BENCH_CPROFILE"]]
         if os.environ.get("BENCH_CPROFILE")
@@ -300,7 +301,8 @@ def main() -> None:
     )
     portal = subprocess.Popen(
         [sys.executable, *profile, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1",
-         "--port", str(portal_port), "--log-level", "warning", "--no-access-log"],
+         "--port", str(portal_port), "--ws", "websockets-sansio", "--log-level", "warning",
+         "--no-access-log", *os.environ.get("BENCH_UVICORN", "").split()],
         cwd=ROOT, env=env,
     )  # fmt: skip
     rows = []

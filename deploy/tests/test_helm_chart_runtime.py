@@ -145,7 +145,7 @@ def test_portal_worker_poller_and_migrations(default: Render) -> None:
     web = container(portal)
     assert portal["spec"]["replicas"] >= 2
     assert web["command"][:4] == ["python", "-m", "uvicorn", "portal.asgi:application"]
-    assert "--ws=websockets" in web["command"]
+    assert "--ws=websockets-sansio" in web["command"]
     assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert web["livenessProbe"]["httpGet"]["path"] == "/healthz"
     # Probes and Prometheus send the pod IP as Host: the portal must accept it.

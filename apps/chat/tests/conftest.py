@@ -118,7 +118,7 @@ def portal(transactional_db: None, vllm: str) -> Iterator[str]:
     log = open(Path(settings.VAR_DIR) / "browser-portal.log", "w")  # noqa: SIM115
     command = [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--port", str(port)]
     server = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--ws", "auto", "--log-level", "warning"],
+        [*command, "--host", "127.0.0.1", "--ws", "websockets-sansio", "--log-level", "warning"],
         cwd=ROOT,
         env=env,
         stdout=log,
