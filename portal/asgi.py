@@ -17,18 +17,24 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
-from apps.inference.lifespan import application as inference_lifespan  # noqa: E402
+from apps.scenarios.alert_triage import receiver as alert_receiver  # noqa: E402
+from common import services  # noqa: E402
+from common.proxies import TrustedProxies  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
-        # Start-up and shutdown: runs the LLM backend poller beside the server.
-        "lifespan": inference_lifespan,
-    }
+# The client's address is settled first, from TRUSTED_PROXIES only, for HTTP and websockets.
+application = TrustedProxies(
+    ProtocolTypeRouter(
+        {
+            # The alert webhook is served beside Django's stack (receiver.py says why).
+            "http": alert_receiver.mount(django_asgi_app),
+            "websocket": AllowedHostsOriginValidator(
+                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            ),
+            # Start-up and shutdown: the background services apps registered (services.py).
+            "lifespan": services.lifespan,
+        }
+    )
 )
 
 # What is loaded by now lives as long as the process. Frozen, it is out of the garbage

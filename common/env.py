@@ -6,6 +6,7 @@ later as an obscure error deep inside a request.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from pathlib import Path
@@ -61,6 +62,32 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(
+    name: str, default: list[str] | None = None
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """A comma list of addresses or CIDR networks ("10.0.0.0/8, 127.0.0.1, ::1")."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks (10.0.0.0/8), got {item!r}"
+            ) from None
+    return networks
+
+
+def env_paths(name: str, default: list[str] | None = None) -> list[Path]:
+    """A comma list of absolute directory paths, resolved (symlinks followed)."""
+    paths = []
+    for item in env_list(name, default):
+        path = Path(item).expanduser()
+        if not path.is_absolute():
+            raise ImproperlyConfigured(f"{name} must list absolute paths, got {item!r}")
+        paths.append(path.resolve())
+    return paths
 
 
 def env_json(name: str, default: Any) -> Any:

@@ -13,6 +13,8 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import Counter, Histogram
 
+from common import dbconnections  # noqa: F401  (counts this process's connections)
+
 REQUESTS = Counter(
     "opsdesk_http_requests_total", "HTTP requests served", ["method", "route", "status"]
 )
@@ -47,7 +49,7 @@ class RequestMetricsMiddleware:
         LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
         REQUESTS.labels(request.method, route, str(response.status_code)).inc()
 
-    def __call__(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if self.is_async:
             return self.__acall__(request)
         started = time.perf_counter()
@@ -57,6 +59,6 @@ class RequestMetricsMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
-        response = await self.get_response(request)  # type: ignore[misc]
+        response: HttpResponse = await self.get_response(request)  # type: ignore[misc]
         self._observe(request, response, started)
         return response
