@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import UploadedFile
@@ -14,10 +14,13 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from apps.accounts import audit
-from apps.knowledge import crypto, glossary, index, tasks
-from apps.knowledge.connectors.directory import upload_dir
-from apps.knowledge.indexing import create_job
-from apps.knowledge.models import Collection, GlossaryEntry, IndexJob, Source
+from apps.knowledge import crypto, tasks
+from apps.knowledge.ingest.connectors.directory import upload_dir
+from apps.knowledge.ingest.connectors.git import remove_checkouts
+from apps.knowledge.ingest.jobs import create_job
+from apps.knowledge.models import Collection, GlossaryEntry, GlossaryRevision, IndexJob, Source
+from apps.knowledge.search import glossary
+from apps.knowledge.store import qdrant
 
 
 def _groups(names: Iterable[str]) -> list[Group]:
@@ -27,9 +30,9 @@ def _groups(names: Iterable[str]) -> list[Group]:
 def _sync_payload(source: Source) -> None:
     """Push the source's name and groups onto its chunks: an ACL change applies at once,
     without re-embedding anything."""
-    payload = {"groups": source.group_names() or [index.PUBLIC], "source": source.name}
+    payload = {"groups": source.group_names() or [qdrant.PUBLIC], "source": source.name}
     for row in Collection.objects.exclude(state=Collection.State.RETIRED):
-        index.set_source_payload(row.name, source.pk, payload)
+        qdrant.set_source_payload(row.name, source.pk, payload)
 
 
 def save_source(
@@ -40,6 +43,7 @@ def save_source(
     type: str,
     settings: dict[str, Any],
     groups: Iterable[Group | str],
+    tags: list[str] | None = None,
     enabled: bool = True,
     schedule_minutes: int | None = None,
     secrets: dict[str, str] | None = None,
@@ -57,6 +61,8 @@ def save_source(
         source.name = name
         source.type = type
         source.settings = settings
+        if tags is not None:
+            source.tags = tags
         source.enabled = enabled
         source.schedule_minutes = schedule_minutes
         if secrets and any(secrets.values()):
@@ -68,6 +74,7 @@ def save_source(
         details = {
             "type": type,
             "groups": source.group_names(),
+            "tags": source.tags,
             "enabled": enabled,
             "settings": settings,
             "secrets_changed": sorted(k for k, v in (secrets or {}).items() if v),
@@ -89,9 +96,12 @@ def delete_source(actor: Any, source: Source, request: HttpRequest | None = None
 
         def cleanup() -> None:
             for row in Collection.objects.exclude(state=Collection.State.RETIRED):
-                index.delete_source(row.name, source_id)
-            if kind == Source.Type.UPLOAD:
+                qdrant.delete_source(row.name, source_id)
+            if kind in (Source.Type.UPLOAD, Source.Type.CHAT_EXPORT):
                 shutil.rmtree(upload_dir(source_id), ignore_errors=True)
+            if kind == Source.Type.GIT:
+                # The repository copy holds every file of the repository, readable or not.
+                remove_checkouts(source_id)
 
         transaction.on_commit(cleanup)
 
@@ -129,7 +139,7 @@ def pause(actor: Any, source: Source, request: HttpRequest | None = None) -> Non
 
 
 def save_uploads(
-    actor: Any, source: Source, files: list[UploadedFile], request: HttpRequest | None = None
+    actor: Any, source: Source, files: list[UploadedFile[bytes]], request: HttpRequest | None = None
 ) -> list[str]:
     """Store uploaded files in the source's directory. Django has already spooled large
     uploads to a temporary file; they are moved in chunks, never read whole into memory."""
@@ -148,22 +158,72 @@ def save_uploads(
     return saved
 
 
-def save_glossary(actor: Any, text: str, request: HttpRequest | None = None) -> int:
-    """Replace the glossary with one synonym set per line ("под, поды, pod, pods")."""
+class GlossaryConflict(Exception):
+    """The glossary was saved by someone else after the editor was opened."""
+
+    def __init__(self, latest: GlossaryRevision | None):
+        super().__init__("the glossary changed since it was opened")
+        self.latest = latest
+
+
+def glossary_lines(text: str) -> list[str]:
+    """The editor's text as stored: one synonym set per line, terms trimmed, no repeats.
+    Lines are checked by forms.GlossaryForm first; here lines with fewer than two terms
+    are dropped (a set of one expands nothing)."""
     lines = []
     for line in text.splitlines():
         terms = [t.strip() for t in line.split(",") if t.strip()]
         if len(terms) >= 2:
             lines.append(", ".join(terms)[:500])
+    return list(dict.fromkeys(lines))
+
+
+def save_glossary(
+    actor: Any,
+    text: str,
+    request: HttpRequest | None = None,
+    base: int | Literal["none", "any"] = "any",
+    reverted_from: GlossaryRevision | None = None,
+) -> int:
+    """Replace the glossary with one synonym set per line ("под, поды, pod, pods") and keep
+    the result as a revision. `base`: the revision the editor was opened on ("none": there
+    was none yet); when another save came since, GlossaryConflict and nothing is written.
+    "any" (a revert, the CLI): the save applies whatever came before."""
+    lines = glossary_lines(text)
     with transaction.atomic():
-        before = GlossaryEntry.objects.count()
+        # Locks the newest revision, so two saves on the same base cannot both pass.
+        latest = GlossaryRevision.objects.select_for_update().order_by("-pk").first()
+        if base != "any" and (latest.pk if latest else "none") != base:
+            raise GlossaryConflict(latest)
+        current = [e.terms for e in GlossaryEntry.objects.order_by("pk")]
+        if latest is None and current:
+            # The glossary from before history began (the seeded defaults) stays revertible.
+            GlossaryRevision.objects.create(text="\n".join(current), sets=len(current))
         GlossaryEntry.objects.all().delete()
-        GlossaryEntry.objects.bulk_create(GlossaryEntry(terms=t) for t in dict.fromkeys(lines))
-        audit.record(
-            actor, "glossary_saved", "glossary", {"before": before, "after": len(lines)}, request
+        GlossaryEntry.objects.bulk_create(GlossaryEntry(terms=t) for t in lines)
+        user = actor if getattr(actor, "is_authenticated", False) else None
+        revision = GlossaryRevision.objects.create(
+            text="\n".join(lines),
+            sets=len(lines),
+            author=user,
+            author_name=user.get_username() if user else "",
+            reverted_from=reverted_from,
         )
+        details: dict[str, Any] = {"before": len(current), "after": len(lines)}
+        details["revision"] = revision.pk
+        if reverted_from is not None:
+            details["reverted_to"] = reverted_from.pk
+        action = "glossary_reverted" if reverted_from is not None else "glossary_saved"
+        audit.record(actor, action, "glossary", details, request)
         transaction.on_commit(glossary.invalidate)
     return len(lines)
+
+
+def revert_glossary(
+    actor: Any, revision: GlossaryRevision, request: HttpRequest | None = None
+) -> int:
+    """Make an earlier revision the glossary again, as a new revision (history is kept)."""
+    return save_glossary(actor, revision.text, request=request, reverted_from=revision)
 
 
 def ingest_directory(

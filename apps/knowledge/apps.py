@@ -11,8 +11,9 @@ class KnowledgeConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.accounts import console_nav
-        from apps.knowledge import readiness
-        from portal import health
+        from apps.knowledge import readiness, tasks
+        from common import health, services
 
         console_nav.register(_("Knowledge sources"), "knowledge_console:sources", order=30)
         health.register("qdrant", readiness.check, required=True)
+        services.register("knowledge-schedule", tasks.scheduler)

@@ -6,14 +6,16 @@ from django.contrib import messages
 from django.db.models import Count, Max, Q, Sum
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.roles import admin_required
-from apps.knowledge import actions, tasks
+from apps.knowledge import actions
 from apps.knowledge.forms import GlossaryForm, SourceForm
-from apps.knowledge.models import GlossaryEntry, IndexJob, Source
-from portal.http import HtmxHttpRequest
+from apps.knowledge.models import GlossaryEntry, GlossaryRevision, IndexJob, Source
+from common.http import HtmxHttpRequest
 
 
 def _rows() -> list[dict[str, object]]:
@@ -36,7 +38,6 @@ def _rows() -> list[dict[str, object]]:
 @require_GET
 @admin_required
 def sources(request: HtmxHttpRequest) -> HttpResponse:
-    tasks.ensure_scheduler()
     template = (
         "knowledge/console_sources.html#rows" if request.htmx else "knowledge/console_sources.html"
     )
@@ -58,6 +59,7 @@ def source_form(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse
                 type=kind,
                 settings=form.source_settings(),
                 groups=form.group_names(),
+                tags=form.cleaned_data["tags"],
                 enabled=form.cleaned_data["enabled"],
                 schedule_minutes=form.cleaned_data["schedule_minutes"],
                 secrets=form.secrets(),
@@ -107,15 +109,52 @@ def source_action(request: HtmxHttpRequest, pk: int, action: str) -> HttpRespons
 @require_http_methods(["GET", "POST"])
 @admin_required
 def glossary_view(request: HtmxHttpRequest) -> HttpResponse:
+    latest = GlossaryRevision.objects.order_by("-pk").first()
+    conflict = None
     if request.method == "POST":
         form = GlossaryForm(request.POST)
         if form.is_valid():
-            count = actions.save_glossary(request.user, form.cleaned_data["text"], request=request)
-            messages.success(
-                request, _("Glossary saved: %(count)d sets of terms.") % {"count": count}
-            )
-            return redirect("knowledge_console:glossary")
+            try:
+                count = actions.save_glossary(
+                    request.user,
+                    form.cleaned_data["text"],
+                    request=request,
+                    base=form.cleaned_data["base"],
+                )
+            except actions.GlossaryConflict as exc:
+                # Nothing is lost: the page shows this admin's text again, to merge.
+                conflict = exc.latest
+                form = GlossaryForm(
+                    initial={
+                        "text": form.cleaned_data["text"],
+                        "base": conflict.pk if conflict else "none",
+                    }
+                )
+            else:
+                messages.success(
+                    request, _("Glossary saved: %(count)d sets of terms.") % {"count": count}
+                )
+                return redirect("knowledge_console:glossary")
     else:
         text = "\n".join(e.terms for e in GlossaryEntry.objects.order_by("terms"))
-        form = GlossaryForm(initial={"text": text})
-    return render(request, "knowledge/console_glossary.html", {"form": form})
+        form = GlossaryForm(initial={"text": text, "base": latest.pk if latest else "none"})
+    context = {
+        "form": form,
+        "conflict": conflict,
+        "revisions": GlossaryRevision.objects.select_related("reverted_from")[:50],
+        "current": latest.pk if latest else None,
+    }
+    return render(request, "knowledge/console_glossary.html", context)
+
+
+@require_POST
+@admin_required
+def glossary_revert(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    revision = get_object_or_404(GlossaryRevision, pk=pk)
+    count = actions.revert_glossary(request.user, revision, request=request)
+    messages.success(
+        request,
+        _("Glossary reverted to the version of %(when)s: %(count)d sets of terms.")
+        % {"when": date_format(timezone.localtime(revision.created), "Y-m-d H:i"), "count": count},
+    )
+    return redirect("knowledge_console:glossary")

@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:pk>/", console.source_form, name="source_edit"),
     path("<int:pk>/<str:action>/", console.source_action, name="source_action"),
     path("glossary/", console.glossary_view, name="glossary"),
+    path("glossary/<int:pk>/revert/", console.glossary_revert, name="glossary_revert"),
 ]

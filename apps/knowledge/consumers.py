@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
-
 from apps.accounts.roles import is_portal_admin
-from apps.knowledge.broadcast import GROUP, ProgressEvent
+from apps.knowledge.ingest import progress
+from apps.knowledge.ingest.progress import GROUP, ProgressEvent
+from common.ws import SafeJsonConsumer
 
 
-class JobProgressConsumer(AsyncJsonWebsocketConsumer):
+class JobProgressConsumer(SafeJsonConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if not is_portal_admin(user):
             await self.close(code=4403)  # anonymous and non-admins are refused
             return
         await self.channel_layer.group_add(GROUP, self.channel_name)
+        progress.listening_on(asyncio.get_running_loop())
         await self.accept()
 
     async def disconnect(self, code: int) -> None:

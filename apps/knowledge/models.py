@@ -1,16 +1,20 @@
-"""Knowledge sources, their documents, index jobs, index generations and the ops glossary."""
+"""Knowledge sources, their documents, index jobs, index generations and the ops glossary
+with its history."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
 class Source(models.Model):
-    """A place documents come from (a directory, uploads, Git, Confluence, a web page), with
+    """A place documents come from (a directory, uploads, Git, Confluence, a web page, chat
+    history), with
     the groups allowed to read it. No groups means every signed-in user may read it."""
 
     class Type(models.TextChoices):
@@ -19,6 +23,9 @@ class Source(models.Model):
         GIT = "git", _("Git repository")
         CONFLUENCE = "confluence", _("Confluence")
         WEB = "web", _("Web page or sitemap")
+        MATTERMOST = "mattermost", _("Mattermost channels")
+        CHAT_EXPORT = "chat_export", _("Chat export (Slack or Mattermost)")
+        GDRIVE = "gdrive", _("Google Drive")
 
     name = models.CharField(_("name"), max_length=200, unique=True)
     type = models.CharField(_("type"), max_length=20, choices=Type.choices)
@@ -29,12 +36,18 @@ class Source(models.Model):
     allowed_groups = models.ManyToManyField(
         Group, blank=True, related_name="knowledge_sources", verbose_name=_("allowed groups")
     )
+    # Labels an admin gives the source (e.g. "runbooks", "onboarding"): a scenario that reads
+    # only runbooks asks the grounded-answer service for sources tagged so (answering.Scope).
+    tags = models.JSONField(_("tags"), default=list, blank=True)
     enabled = models.BooleanField(_("enabled"), default=True)
     # Paused: the running job stops after its current document and schedules skip it.
     paused = models.BooleanField(_("paused"), default=False)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     last_synced = models.DateTimeField(null=True, blank=True)
+    # Where an incremental connector resumes (Mattermost's per-channel cursors), saved by a
+    # sync that finished; see Connector.sync_state.
+    sync_state = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -123,6 +136,15 @@ class IndexJob(models.Model):
         return f"{self.source} {self.kind} {self.state}"
 
     @property
+    def stalled(self) -> bool:
+        """Running, but no heartbeat for KNOWLEDGE_JOB_STALE_SECONDS: its worker died, and it
+        resumes when a worker (or the scheduled sync) finds it (recovery.py)."""
+        if self.state != self.State.RUNNING or self.heartbeat is None:
+            return False
+        silence = (timezone.now() - self.heartbeat).total_seconds()
+        return silence > settings.KNOWLEDGE_JOB_STALE_SECONDS
+
+    @property
     def percent(self) -> int:
         if self.state == self.State.DONE:
             return 100
@@ -189,3 +211,28 @@ class GlossaryEntry(models.Model):
 
     def term_list(self) -> list[str]:
         return [t.strip() for t in self.terms.split(",") if t.strip()]
+
+
+class GlossaryRevision(models.Model):
+    """The whole glossary as one save left it: the history an admin reads and reverts to."""
+
+    text = models.TextField(blank=True)  # one synonym set per line, as the editor shows it
+    sets = models.PositiveIntegerField(default=0)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # Kept as text too: the history outlives the user; empty for the glossary found before
+    # history began (the seeded defaults).
+    author_name = models.CharField(max_length=150, blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    reverted_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-pk"]
+        verbose_name = _("glossary revision")
+        verbose_name_plural = _("glossary revisions")
+
+    def __str__(self) -> str:
+        return f"glossary #{self.pk} ({self.sets} sets) by {self.author_name or '-'}"

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from portal.health import CheckResult
+from common.health import CheckResult
 
 
 def check() -> CheckResult:
-    from apps.knowledge import index
+    from apps.knowledge.store import qdrant
 
     try:
-        with index.locked() as qc:
+        with qdrant.locked() as qc:
             names = [c.name for c in qc.get_collections().collections]
-    except index.IndexUnavailable as exc:
+    except qdrant.IndexUnavailable as exc:
         return CheckResult(False, str(exc)[:300])
     except Exception as exc:
         return CheckResult(False, f"{type(exc).__name__}: {exc}"[:300])

@@ -5,5 +5,5 @@ from django.urls import URLPattern, path
 from apps.knowledge.consumers import JobProgressConsumer
 
 websocket_urlpatterns: list[URLPattern] = [
-    path("ws/knowledge/jobs/", JobProgressConsumer.as_asgi()),  # type: ignore[arg-type]
+    path("ws/knowledge/jobs/", JobProgressConsumer.as_asgi()),
 ]

@@ -3,15 +3,21 @@
 With a Qdrant server (QDRANT_URL) jobs go to Celery workers like any task. In local mode the
 index directory belongs to one process, so the process that queues a job runs it: inline for
 commands (and tests), in a background thread for the web process.
+
+Every worker also watches for jobs whose runner died (recovery.py) from the moment it is
+ready, and sends them again through the broker, so a killed worker's job is taken up by the
+workers still running or by the next one to start.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-import time
+from collections.abc import AsyncIterator
 
 from celery import shared_task
+from celery.signals import worker_init, worker_ready
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
@@ -25,16 +31,19 @@ _threads: list[threading.Thread] = []
 
 @shared_task(name="knowledge.run_index_job", time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60)
 def run_index_job(job_id: int) -> str:
-    from apps.knowledge.indexing import run_job
+    from apps.knowledge.ingest.jobs import run_job
 
     return run_job(job_id).state
 
 
 @shared_task(name="knowledge.sync_due_sources", time_limit=300)
 def sync_due_sources() -> int:
-    """Queue a sync for every enabled, unpaused source whose schedule has come round."""
-    from apps.knowledge.indexing import create_job
+    """Send again the jobs whose runner died (recovery.py), then queue a sync for every
+    enabled, unpaused source whose schedule has come round."""
+    from apps.knowledge.ingest.jobs import create_job
+    from apps.knowledge.ingest.recovery import recover_stale
 
+    recover_stale(dispatch)
     started = 0
     now = timezone.now()
     for source in Source.objects.filter(enabled=True, paused=False, schedule_minutes__isnull=False):
@@ -75,14 +84,36 @@ def dispatch(job: IndexJob, wait: bool = False) -> None:
         thread.start()
 
 
+def requeue(job: IndexJob) -> None:
+    """Send a recovered job through the broker when a worker process found it (any worker
+    may take it; in local mode only a worker that owns the index runs jobs), else as
+    dispatch() would."""
+    if settings.CELERY_TASK_ALWAYS_EAGER or inline_jobs():
+        dispatch(job)
+    else:
+        run_index_job.delay(job.pk)
+
+
+@worker_init.connect
+def _import_embedding_library(**kwargs: object) -> None:
+    """Import the embedding library (seconds of start-up) once, in the worker before its pool
+    processes fork from it, rather than in each of them on its first index job: a job taken
+    over from a worker that died starts at once."""
+    import sentence_transformers  # noqa: F401
+
+
+@worker_ready.connect
+def _watch_jobs(**kwargs: object) -> None:
+    from apps.knowledge.ingest.recovery import watch_jobs
+
+    threading.Thread(target=watch_jobs, name="index-job-watch", daemon=True).start()
+
+
 SCHEDULE_TICK = 60.0
-_scheduler: threading.Thread | None = None
-_scheduler_lock = threading.Lock()
 
 
-def _schedule_forever() -> None:
-    while True:
-        time.sleep(SCHEDULE_TICK)
+def _schedule_until(stop: threading.Event) -> None:
+    while not stop.wait(SCHEDULE_TICK):
         try:
             sync_due_sources()
         except Exception:
@@ -91,20 +122,24 @@ def _schedule_forever() -> None:
             close_old_connections()
 
 
-def ensure_scheduler() -> None:
+@contextlib.asynccontextmanager
+async def scheduler() -> AsyncIterator[None]:
     """In local mode no Celery beat can reach the index, so the web process that owns it
-    checks source schedules every minute; called from the knowledge pages (never from
-    commands, which must not start syncs of their own). With QDRANT_URL, run
-    `knowledge.sync_due_sources` from Celery beat instead."""
-    global _scheduler
+    checks source schedules every minute, for as long as the server runs (a background
+    service, common/services.py; commands never start syncs of their own). With QDRANT_URL,
+    Celery beat runs `knowledge.sync_due_sources` instead."""
     if settings.QDRANT_URL or inline_jobs():
+        yield
         return
-    with _scheduler_lock:
-        if _scheduler is None or not _scheduler.is_alive():
-            _scheduler = threading.Thread(
-                target=_schedule_forever, name="knowledge-schedule", daemon=True
-            )
-            _scheduler.start()
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=_schedule_until, args=(stop,), name="knowledge-schedule", daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 def wait_for_background(timeout: float = 600) -> None:

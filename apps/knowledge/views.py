@@ -1,8 +1,9 @@
 """Unified search: results the user may read, and above them a streamed, cited answer.
 
 The results are rendered server-side. The answer streams from a second, async view as
-Server-Sent Events; it runs the same permission-filtered retrieval, and when the best hit is
-below the relevance threshold it says so without calling the LLM at all.
+Server-Sent Events, built by the grounded-answer service (answering.ground, the same as chat
+and /v1) in one of the user's stream slots; when nothing relevant is found it says so without
+calling the LLM at all.
 """
 
 from __future__ import annotations
@@ -17,17 +18,20 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from apps.knowledge import glossary, prompting, retrieval, tasks
-from apps.knowledge.index import IndexUnavailable
-from apps.knowledge.text import stem
+from apps.inference import client, guard, limits
+from apps.knowledge.search import answering, glossary, retrieval
+from apps.knowledge.search.sparse import stem
+from apps.knowledge.store.qdrant import IndexUnavailable
+from common import dbconnections
 
 RESULTS = 8
-ANSWER_SOURCES = 5
+ANSWER_TOKENS = 400
 SNIPPET_CHARS = 320
 MAX_QUERY = 500
 _WORD = re.compile(r"[0-9A-Za-zА-Яа-яЁё_]+")
@@ -57,7 +61,6 @@ def highlight(text: str, query: str) -> SafeString:
 
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
-    tasks.ensure_scheduler()
     query = request.GET.get("q", "").strip()[:MAX_QUERY]
     context: dict[str, Any] = {"q": query, "results": [], "error": ""}
     if query:
@@ -70,45 +73,101 @@ def search(request: HttpRequest) -> HttpResponse:
             {"n": n, "hit": h, "snippet": highlight(h.text, query)}
             for n, h in enumerate(hits, start=1)
         ]
-        context["relevant"] = retrieval.is_relevant(hits)
+        context["relevant"] = answering.is_relevant(hits)
     return render(request, "knowledge/search.html", context)
+
+
+def model_line(model: str, development: bool) -> str:
+    """The answer's footer: which model wrote it, and whether that is a development model."""
+    if development:
+        return _(
+            "%(model)s · a development model: for trying the portal out, not for real decisions"
+        ) % {"model": model}
+    return model
+
+
+def echo_note(echo: str, cited: bool) -> str:
+    """What the page says in place of an answer the echo guard withheld or cut."""
+    if echo in guard.NO_ANSWER:
+        return _(guard.NOTE) if cited else _(guard.NOTE_NO_SOURCES)
+    if echo == guard.CUT:
+        return _(guard.CUT_NOTE)
+    return ""
 
 
 def _sse(event: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(event, ensure_ascii=False)}\n\n".encode()
 
 
-async def _answer_events(user: Any, query: str) -> AsyncIterator[bytes]:
+def _refused(refused: limits.Refused) -> str:
+    if refused.limit == "rate":
+        return _(
+            "You have asked for %(n)d answers in a minute, the most allowed. Try again in %(s)d s."
+        ) % {"n": refused.allowed, "s": refused.retry_after}
+    return _(
+        "%(n)d answers are already being written for you. Wait for one to finish, then "
+        "search again."
+    ) % {"n": refused.allowed}
+
+
+async def _answer_events(user: Any, query: str, language: str) -> AsyncIterator[bytes]:
+    # The body is produced after the view has returned: the request's language is set again.
+    with translation.override(language):
+        async for event in _answer(user, query):
+            yield event
+
+
+async def _answer(user: Any, query: str) -> AsyncIterator[bytes]:
     try:
-        hits = await sync_to_async(retrieval.search)(user, query, RESULTS)
+        grounding = await sync_to_async(answering.ground)(user, query, max_tokens=ANSWER_TOKENS)
     except IndexUnavailable as exc:
         yield _sse({"type": "error", "error": str(exc)})
         return
-    if not retrieval.is_relevant(hits):
+    if not grounding.found:
         # Nothing close enough: say so rather than let the model invent an answer.
         yield _sse(
             {"type": "no_answer", "text": _("Nothing relevant was found in the knowledge base.")}
         )
         return
-    used = hits[:ANSWER_SOURCES]
-    yield _sse({"type": "citations", "citations": prompting.citations(used)})
-    from apps.inference import client
-
-    messages = prompting.grounded_messages(query, used)
-    async with aclosing(
-        client.stream(messages, user=user, purpose="search", max_tokens=400)
-    ) as events:
-        async for event in events:
-            if event["type"] == "token":
-                yield _sse({"type": "token", "text": event["text"]})
-            elif event["type"] == "end":
-                failed = event["outcome"] not in ("complete", "interrupted")
-                message = _("The language model is not available: %(error)s") % {
-                    "error": event["error"]
-                }
-                yield _sse(
-                    {"type": "end", "outcome": event["outcome"], "error": message if failed else ""}
-                )
+    try:
+        held = await limits.take(user)
+    except limits.Refused as refused:
+        yield _sse({"type": "error", "error": _refused(refused)})
+        return
+    # Grounded and admitted: the connection goes back before the answer streams.
+    await dbconnections.release()
+    async with held:
+        yield _sse({"type": "citations", "citations": grounding.citations})
+        events = client.stream(
+            grounding.prompt, slot=held, purpose="search", max_tokens=ANSWER_TOKENS
+        )
+        async with aclosing(events):
+            async for event in events:
+                if event["type"] == "token":
+                    yield _sse({"type": "token", "text": event["text"]})
+                elif event["type"] == "start":
+                    yield _sse(
+                        {
+                            "type": "model",
+                            "model": event["model"],
+                            "development": event["development"],
+                            "text": model_line(event["model"], event["development"]),
+                        }
+                    )
+                elif event["type"] == "end":
+                    failed = event["outcome"] not in ("complete", "interrupted")
+                    message = _("The language model is not available: %(error)s") % {
+                        "error": event["error"]
+                    }
+                    yield _sse(
+                        {
+                            "type": "end",
+                            "outcome": event["outcome"],
+                            "error": message if failed else "",
+                            "echo": event["echo"],
+                            "note": echo_note(event["echo"], bool(grounding.citations)),
+                        }
+                    )
 
 
 def _user(request: HttpRequest) -> Any:
@@ -124,7 +183,10 @@ async def answer(request: HttpRequest) -> HttpResponseBase:
     query = request.GET.get("q", "").strip()[:MAX_QUERY]
     if not query:
         return HttpResponse(status=400)
-    response = StreamingHttpResponse(_answer_events(user, query), content_type="text/event-stream")
+    language = translation.get_language()
+    response = StreamingHttpResponse(
+        _answer_events(user, query, language), content_type="text/event-stream"
+    )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass tokens through as they come
     return response

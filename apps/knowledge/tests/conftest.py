@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from apps.knowledge import actions, index
+from apps.knowledge import actions
 from apps.knowledge.models import IndexJob, Source
+from apps.knowledge.store import qdrant
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -17,12 +18,12 @@ def _qdrant_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from django.conf import settings
 
     path = tmp_path_factory.mktemp("qdrant")
-    index.close()
+    qdrant.close()
     settings.QDRANT_URL = ""
     settings.QDRANT_PATH = str(path)
     settings.KNOWLEDGE_JOBS_INLINE = True
     yield path
-    index.close()
+    qdrant.close()
 
 
 @pytest.fixture(autouse=True)
@@ -51,4 +52,13 @@ def chunks_of(source: Source) -> int:
     from qdrant_client import models as qm
 
     flt = qm.Filter(must=[qm.FieldCondition(key="source_id", match=qm.MatchValue(value=source.pk))])
-    return index.count(index.alias(), flt)
+    return qdrant.count(qdrant.alias(), flt)
+
+
+@pytest.fixture
+def fetch_from_loopback(settings):
+    """The test's HTTP servers listen on 127.0.0.1, an internal address sources may not
+    fetch from by default: allowed here as an admin allows an intranet network."""
+    from ipaddress import ip_network
+
+    settings.KNOWLEDGE_FETCH_ALLOWED_NETWORKS = [ip_network("127.0.0.1/32")]

@@ -17,15 +17,16 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.contrib.auth.models import User
 
-from apps.knowledge import actions, retrieval
+from apps.knowledge import actions
 from apps.knowledge.models import IndexJob, Source
+from apps.knowledge.search import retrieval
 from apps.knowledge.tests.httpfixture import serve
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fetch_from_loopback")]
 FIXTURES = Path(__file__).parent / "fixtures" / "confluence"
 
 
-def route(handler):  # type: ignore[no-untyped-def]
+def route(handler):
     url = urlparse(handler.path)
     query = parse_qs(url.query)
     if url.path == "/rest/api/content" and query.get("spaceKey") == ["OPS"]:

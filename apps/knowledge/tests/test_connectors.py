@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from apps.knowledge import actions, retrieval
+from apps.knowledge import actions
 from apps.knowledge.models import IndexJob, Source
+from apps.knowledge.search import retrieval
 from apps.knowledge.tests.conftest import chunks_of
 from apps.knowledge.tests.httpfixture import serve
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fetch_from_loopback")]
 
 
 def git(repo: Path, *args: str) -> str:
@@ -92,7 +93,8 @@ def test_git_bad_url_fails_the_job_with_git_message(admin_user: User, tmp_path: 
     )
     job = actions.start_job(admin_user, source, wait=True)
     job.refresh_from_db()
-    assert job.state == IndexJob.State.FAILED and "git clone failed" in job.message
+    assert job.state == IndexJob.State.FAILED
+    assert "git fetch failed" in job.message and "not appear to be a git repo" in job.message
 
 
 PAGES = {
@@ -104,7 +106,7 @@ PAGES = {
 }
 
 
-def route(handler):  # type: ignore[no-untyped-def]
+def route(handler):
     if handler.path == "/sitemap.xml":
         base = f"http://{handler.headers['Host']}"
         urls = "".join(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from django.urls import reverse
 
 from apps.accounts.models import AuditEvent
 from apps.knowledge import crypto
-from apps.knowledge.broadcast import job_progress
+from apps.knowledge.ingest.progress import job_progress
 from apps.knowledge.models import GlossaryEntry, IndexJob, Source
 
 PAGES = ["knowledge_console:sources", "knowledge_console:source_new", "knowledge_console:glossary"]
@@ -153,7 +155,12 @@ def test_upload_files_are_indexed_and_a_huge_one_is_an_error(
 @pytest.mark.django_db
 def test_glossary_editor(admin_client: Client) -> None:
     assert GlossaryEntry.objects.filter(terms__contains="иноды").exists()  # seeded
-    admin_client.post(reverse("knowledge_console:glossary"), {"text": "кролик, rabbitmq\nlonely\n"})
+    url = reverse("knowledge_console:glossary")
+    # A line of one term expands nothing: the form names it and saves nothing.
+    refused = admin_client.post(url, {"text": "кролик, rabbitmq\nlonely\n"})
+    assert refused.status_code == 200 and "lonely" in refused.context["form"].errors["text"][0]
+    assert GlossaryEntry.objects.filter(terms__contains="иноды").exists()
+    admin_client.post(url, {"text": "кролик, rabbitmq\n\nкролик,rabbitmq\n"})
     assert list(GlossaryEntry.objects.values_list("terms", flat=True)) == ["кролик, rabbitmq"]
     assert AuditEvent.objects.filter(action="glossary_saved").exists()
 
@@ -184,6 +191,27 @@ async def test_progress_socket_pushes_to_admins_only(admin_user: User, member: U
     await sync_to_async(job_progress)(job)
     frame = await comm.receive_json_from(timeout=10)
     assert frame["job"] == job.pk and frame["percent"] == 40 and frame["state"] == "running"
+    await comm.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.both_engines
+async def test_progress_from_a_job_thread_reaches_the_page_at_once(admin_user: User) -> None:
+    """Under `make run` jobs run in a thread of the web process and the channel layer is in
+    memory: a frame sent from that thread must wake the page's socket, not wait for
+    something else to."""
+    comm, connected = await _socket(admin_user)
+    assert connected
+    source = await Source.objects.acreate(name="live", type="directory", settings={"path": "/tmp"})
+    job = await IndexJob.objects.acreate(source=source, state="running", docs_total=4, docs_done=1)
+    thread = threading.Thread(target=job_progress, args=(job,), name="index-job-test")
+    started = time.monotonic()
+    thread.start()
+    frame = await comm.receive_json_from(timeout=3)
+    waited = time.monotonic() - started
+    thread.join(5)
+    assert waited < 1, f"the frame took {waited:.1f} s"
+    assert frame["job"] == job.pk and frame["percent"] == 25
     await comm.disconnect()
 
 

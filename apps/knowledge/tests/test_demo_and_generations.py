@@ -11,9 +11,11 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from apps.knowledge import actions, index, retrieval
-from apps.knowledge.embeddings import model_path
+from apps.knowledge import actions
 from apps.knowledge.models import Collection, Source
+from apps.knowledge.search import retrieval
+from apps.knowledge.store import qdrant
+from apps.knowledge.store.embeddings import model_path
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +58,7 @@ def test_model_change_rebuilds_into_a_new_collection_and_swaps_the_alias(
         )
     first = ingest(tmp_path / "a", "gen-a").collection
     ingest(tmp_path / "b", "gen-b")
-    assert index.alias_target() == first
+    assert qdrant.alias_target() == first
 
     copy = tmp_path / "model-copy"  # the same weights under another path: a "new" model
     shutil.copytree(model_path(), copy)
@@ -65,15 +67,15 @@ def test_model_change_rebuilds_into_a_new_collection_and_swaps_the_alias(
     assert second != first
     # Half-way: gen-b still lives only in the old collection, so the alias stays put and
     # search (with the old model for queries) still finds both.
-    assert index.alias_target() == first
+    assert qdrant.alias_target() == first
     assert {h.source for h in retrieval.search(admin_user, "rotate TLS certificate", k=5)} == {
         "gen-a",
         "gen-b",
     }
     ingest(tmp_path / "b", "gen-b")
-    assert index.alias_target() == second
+    assert qdrant.alias_target() == second
     assert Collection.objects.get(name=first).state == Collection.State.RETIRED
-    with index.locked() as qc:
+    with qdrant.locked() as qc:
         assert not qc.collection_exists(first)
     assert {h.source for h in retrieval.search(admin_user, "rotate TLS certificate", k=5)} == {
         "gen-a",

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from apps.knowledge import index, retrieval
-from apps.knowledge.edge import EdgeStore
+from apps.knowledge.search import retrieval
+from apps.knowledge.store import qdrant
+from apps.knowledge.store.edge import EdgeStore
 from apps.knowledge.tests.conftest import chunks_of
 
 pytestmark = pytest.mark.django_db
@@ -19,20 +20,20 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(params=["edge", "local"])
 def engine(request, tmp_path: Path, settings) -> Iterator[str]:
-    index.close()
+    qdrant.close()
     settings.QDRANT_ENGINE = request.param
     settings.QDRANT_PATH = str(tmp_path / "embedded-index")
     yield request.param
-    index.close()
+    qdrant.close()
 
 
 @pytest.fixture
 def edge(tmp_path: Path, settings) -> Iterator[Path]:
-    index.close()
+    qdrant.close()
     settings.QDRANT_ENGINE = "edge"
     settings.QDRANT_PATH = str(tmp_path / "edge-index")
     yield tmp_path / "edge-index"
-    index.close()
+    qdrant.close()
 
 
 def test_embedded_engine_search_acl_and_sync(
@@ -48,7 +49,7 @@ def test_embedded_engine_search_acl_and_sync(
     )
     sre = ingest(restricted, "edge-sre", ["sre"]).source
     ingest(public, "edge-public")
-    assert isinstance(index.client(), EdgeStore) == (engine == "edge")
+    assert isinstance(qdrant.client(), EdgeStore) == (engine == "edge")
     assert retrieval.search(member, "unseal key holders KEYHOLDERS-7731", k=1)[0].path == "vault.md"
     assert all(
         h.source != "edge-sre"

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from qdrant_client import QdrantClient
 
-from apps.knowledge import index
 from apps.knowledge.models import Document, IndexJob, Source
+from apps.knowledge.store import qdrant
 from apps.knowledge.tests.conftest import chunks_of
+from common.testing import database_url
 
 ROOT = Path(settings.BASE_DIR)
 WORDS = [
@@ -117,7 +117,7 @@ def test_bad_files_get_per_document_errors_and_the_job_goes_on(tmp_path: Path, i
 
 def _count_by_doc(path: str, collection: str) -> dict[str, int]:
     if settings.QDRANT_ENGINE == "edge":
-        from apps.knowledge.edge import EdgeStore
+        from apps.knowledge.store.edge import EdgeStore
 
         qc: Any = EdgeStore(path)
     else:
@@ -144,13 +144,13 @@ def test_killed_run_rerun_leaves_exactly_the_right_chunks(tmp_path: Path) -> Non
     docs = tmp_path / "docs"
     write_docs(docs, 60, paragraphs=5, seed=7)
     qdrant_dir = tmp_path / "qdrant"  # its own directory: the test process holds the other
-    db = connection.settings_dict
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DATABASE_URL": database_url(),
         "QDRANT_PATH": str(qdrant_dir),
         "QDRANT_URL": "",
         "PYTHONPATH": str(ROOT),
+        "KNOWLEDGE_DIRECTORY_ROOTS": ",".join(map(str, settings.KNOWLEDGE_DIRECTORY_ROOTS)),
     }
     cmd = [
         sys.executable,
@@ -184,7 +184,7 @@ def test_killed_run_rerun_leaves_exactly_the_right_chunks(tmp_path: Path) -> Non
     assert rerun.returncode == 0, rerun.stderr
     source = Source.objects.get(name="killed")
     documents = {
-        index.doc_key(source.pk, d.external_id): d.chunk_count for d in source.documents.all()
+        qdrant.doc_key(source.pk, d.external_id): d.chunk_count for d in source.documents.all()
     }
     assert len(documents) == 60
     collection = IndexJob.objects.filter(source=source, state=IndexJob.State.DONE).get().collection

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from apps.knowledge.chunking import chunk_blocks, count_tokens
-from apps.knowledge.parsing import CODE, TABLE, ParseError, parse
+from apps.knowledge.ingest.chunking import chunk_blocks, count_tokens
+from apps.knowledge.ingest.parsing import CODE, TABLE, ParseError, parse
 
 
 def minimal_pdf(text: str) -> bytes:
@@ -131,3 +131,13 @@ def test_html_text_pdf_docx() -> None:
 def test_bad_documents_get_clear_errors(data: bytes, name: str, message: str) -> None:
     with pytest.raises(ParseError, match=message):
         parse(data, name)
+
+
+def test_csv_tables_repeat_the_header_and_refuse_a_runaway_field() -> None:
+    rows = "\n".join(f"host-{n},10.0.0.{n},rack-{n % 3}" for n in range(60))
+    parsed = parse(f"host,address,rack\n{rows}\n".encode(), "inventory.csv")
+    assert [b.kind for b in parsed.blocks] == [TABLE, TABLE, TABLE]  # 25 rows to a block
+    assert all(b.text.startswith("host | address | rack\n") for b in parsed.blocks)
+    assert "host-59 | 10.0.0.59 | rack-2" in parsed.blocks[-1].text
+    with pytest.raises(ParseError, match="not valid CSV"):
+        parse(b'a,b\n"' + b"x" * 200_000 + b'",1\n', "huge.csv")

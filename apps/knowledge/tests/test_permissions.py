@@ -14,8 +14,9 @@ from django.core.management import call_command
 from django.test import AsyncClient, Client
 from django.urls import reverse
 
-from apps.knowledge import actions, retrieval
+from apps.knowledge import actions
 from apps.knowledge.models import Source
+from apps.knowledge.search import retrieval
 
 pytestmark = pytest.mark.django_db
 

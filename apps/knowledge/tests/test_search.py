@@ -27,6 +27,9 @@ def kb(tmp_path: Path, ingest) -> Path:
     return tmp_path
 
 
+pytestmark = pytest.mark.both_engines
+
+
 @pytest.mark.django_db
 def test_search_page_methods_and_login(client: Client, member_client: Client) -> None:
     url = reverse("knowledge:search")
@@ -57,7 +60,7 @@ def test_nothing_relevant_says_so_without_calling_the_llm(kb, member_client: Cli
     assert "В базе знаний не нашлось ничего подходящего" in page and "data-stream" not in page
 
 
-async def _events(client: AsyncClient, query: str) -> list[dict]:
+async def _events(client: AsyncClient, query: str) -> list[dict[str, Any]]:
     response = await client.get(reverse("knowledge:answer"), {"q": query})
     assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
     stream: Any = response.streaming_content  # type: ignore[attr-defined]
@@ -88,15 +91,52 @@ async def test_answer_streams_with_citations_or_declines(kb, member: User) -> No
 def test_only_web_links_reach_the_page(
     tmp_path: Path, admin_user: User, member_client: Client
 ) -> None:
-    from apps.knowledge import actions, index, retrieval
+    from apps.knowledge import actions
+    from apps.knowledge.search import retrieval
+    from apps.knowledge.store import qdrant
 
     (tmp_path / "x.md").write_text("# Link test\n\nUnique phrase zebra-lantern-42.\n")
     source = actions.ingest_directory(admin_user, tmp_path, "links", []).source
     # A hostile link stored in the index (e.g. from a compromised wiki) is not rendered.
-    index.set_source_payload(index.alias_target() or "", source.pk, {"link": "javascript:alert(1)"})
+    qdrant.set_source_payload(
+        qdrant.alias_target() or "", source.pk, {"link": "javascript:alert(1)"}
+    )
     hit = retrieval.search(admin_user, "zebra-lantern-42", k=1)[0]
     assert hit.link == ""
     page = member_client.get(
         reverse("knowledge:search"), {"q": "zebra-lantern-42"}
     ).content.decode()
     assert "javascript:" not in page
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_answer_counts_against_the_users_stream_limit(
+    kb, member: User, settings: Any
+) -> None:
+    from django.core.cache import cache
+
+    from apps.inference import limits
+
+    cache.clear()
+    settings.LLM_USER_MAX_STREAMS = 1
+    client = AsyncClient()
+    await client.aforce_login(member)
+    question = "pod CrashLoopBackOff exit code 137, what to do?"
+    calls = await LLMCall.objects.acount()
+    async with limits.slot(member):  # an answer already being written, e.g. in the chat
+        events = await _events(client, question)
+    assert [e["type"] for e in events] == ["error"]
+    assert "уже пишутся" in events[0]["error"]
+    assert await LLMCall.objects.acount() == calls
+
+    # While the search answer is written it holds the slot, so the chat would be refused.
+    response = await client.get(reverse("knowledge:answer"), {"q": question})
+    stream: Any = response.streaming_content  # type: ignore[attr-defined]
+    seen = []
+    async for chunk in stream:
+        seen.append(chunk)
+        if b'"token"' in chunk:
+            with pytest.raises(limits.Refused):
+                await limits.take(member)
+    assert any(b'"end"' in c for c in seen)
+    assert (await limits.usage(member)).streams == 0  # given back at the end

@@ -20,10 +20,10 @@ DEMO_SRE = "Demo knowledge base (SRE only)"
 
 def _up_to_date(specs: list[tuple[str, Path, list[str]]], exclude: dict[str, list[str]]) -> bool:
     """True when both sources exist, the model has not changed and no file changed."""
-    from apps.knowledge import index
-    from apps.knowledge.connectors.directory import DirectoryConnector
-    from apps.knowledge.embeddings import model_path
+    from apps.knowledge.ingest.connectors.directory import DirectoryConnector
     from apps.knowledge.models import Collection, IndexJob, Source
+    from apps.knowledge.store import qdrant
+    from apps.knowledge.store.embeddings import model_path
 
     active = Collection.objects.filter(state=Collection.State.ACTIVE).first()
     if active is None or active.model != model_path():
@@ -42,7 +42,7 @@ def _up_to_date(specs: list[tuple[str, Path, list[str]]], exclude: dict[str, lis
         known = dict(source.documents.values_list("external_id", "version"))
         if listed != known:
             return False
-        if index.count(index.alias(), None) == 0:
+        if qdrant.count(qdrant.alias(), None) == 0:
             return False  # the index directory was wiped under an intact database
     return True
 
@@ -56,8 +56,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        from apps.knowledge import actions, index
+        from apps.knowledge import actions
         from apps.knowledge.models import IndexJob
+        from apps.knowledge.store import qdrant
 
         root = Path(opts["path"])
         if not root.is_dir() or not any(root.iterdir()):
@@ -80,7 +81,7 @@ class Command(BaseCommand):
                 )
                 if job.state != IndexJob.State.DONE:
                     raise CommandError(f"{name}: {job.message}")
-        except index.IndexUnavailable as exc:
+        except qdrant.IndexUnavailable as exc:
             raise CommandError(str(exc)) from None
         finally:
-            index.close()
+            qdrant.close()

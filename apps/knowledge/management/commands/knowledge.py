@@ -3,7 +3,8 @@
   knowledge ingest PATH [--source NAME] [--groups g1,g2] [--exclude GLOB ...]
   knowledge search "QUERY" [-k 10] [--user USERNAME] [--json]
   knowledge search --batch FILE.jsonl [-k 10] [--user USERNAME]     (one JSON array per line)
-  knowledge eval FILE.jsonl [-k 5] [--mode hybrid|dense|sparse] [--user USERNAME]
+  knowledge eval FILE.jsonl [-k 5] [--mode hybrid|dense|sparse] [--user USERNAME] [-v 2]
+      (all three modes by default; -v 2 lists the misses)
 
 In local mode (QDRANT_PATH) the index directory is open to one process at a time: run these
 while the portal is stopped, or point both at a Qdrant server with QDRANT_URL.
@@ -19,8 +20,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.knowledge import index, retrieval
 from apps.knowledge.models import IndexJob
+from apps.knowledge.search import retrieval
+from apps.knowledge.store import qdrant
 
 
 class _Everyone:
@@ -84,19 +86,25 @@ class Command(BaseCommand):
         )
         search.add_argument("--mode", choices=["hybrid", "dense", "sparse"], default="hybrid")
 
-        ev = sub.add_parser("eval", help="hit@k and MRR over JSON lines {'q':..., 'doc': path}")
+        ev = sub.add_parser(
+            "eval",
+            help="hit@1, hit@k, MRR (dense, sparse, hybrid; by language) and the relevance "
+            "gate over JSON lines {'q':..., 'doc': path or null, 'section':..., 'lang':...}",
+        )
         ev.add_argument("file")
         ev.add_argument("-k", type=int, default=5)
         ev.add_argument("--user")
-        ev.add_argument("--mode", choices=["hybrid", "dense", "sparse"], default="hybrid")
+        ev.add_argument(
+            "--mode", choices=["hybrid", "dense", "sparse"], help="one mode (default: all three)"
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
             getattr(self, f"do_{opts['action']}")(opts)
-        except index.IndexUnavailable as exc:
+        except qdrant.IndexUnavailable as exc:
             raise CommandError(str(exc)) from None
         finally:
-            index.close()  # release the local directory now, not in a noisy interpreter exit
+            qdrant.close()  # release the local directory now, not in a noisy interpreter exit
 
     def _user(self, username: str | None) -> Any:
         if not username:
@@ -145,26 +153,20 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=1))
 
     def do_eval(self, opts: dict[str, Any]) -> None:
+        from apps.knowledge.search import evaluation
+
         user = self._user(opts["user"])
-        k = opts["k"]
-        rows = [json.loads(x) for x in Path(opts["file"]).read_text().splitlines() if x.strip()]
-        if not rows:
-            raise CommandError("the file has no questions")
-        hits_at_k = 0
-        rr = 0.0
-        for row in rows:
-            hits = retrieval.search(user, row["q"], k, mode=opts["mode"])
-            rank = next((n for n, h in enumerate(hits, start=1) if h.path == row["doc"]), None)
-            if rank:
-                hits_at_k += 1
-                rr += 1 / rank
-            elif opts["verbosity"] > 1:
-                self.stderr.write(f"miss: {row['q']} -> {row['doc']}")
-        result = {
-            "questions": len(rows),
-            f"hit@{k}": round(hits_at_k / len(rows), 4),
-            "mrr": round(rr / len(rows), 4),
-            "mode": opts["mode"],
-        }
-        self.stdout.write(json.dumps(result))
+        try:
+            questions = evaluation.load(Path(opts["file"]))
+        except (OSError, evaluation.BadQuestionSet) as exc:
+            raise CommandError(f"{opts['file']}: {exc}") from None
+
+        def miss(mode: str, q: evaluation.Question, hits: list[retrieval.Hit]) -> None:
+            if opts["verbosity"] > 1:
+                got = [h.path for h in hits[:3]]
+                self.stderr.write(f"miss [{mode}, {q.lang}] {q.q} -> {q.doc}; got {got}")
+
+        modes = [opts["mode"]] if opts["mode"] else list(evaluation.MODES)
+        report = evaluation.evaluate(user, questions, k=opts["k"], modes=modes, on_miss=miss)
+        self.stdout.write(json.dumps(report, ensure_ascii=False, indent=1))
         sys.stdout.flush()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -50,6 +50,9 @@ class Connector(ABC):
         self.source = source
         self.settings = source.settings or {}
         self.secrets = secrets or {}
+        # A rebuild: list everything from the source, not only what changed since the
+        # last sync (incremental connectors).
+        self.full = False
 
     @abstractmethod
     def list_documents(self) -> Iterator[DocRef]: ...
@@ -59,6 +62,11 @@ class Connector(ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook)
         pass
+
+    def sync_state(self) -> dict[str, Any] | None:
+        """What the next sync resumes from (a cursor, a page token), saved on the source
+        only when this sync finished; None keeps what is stored."""
+        return None
 
 
 def max_bytes() -> int:
@@ -79,19 +87,31 @@ def get_connector(source: Source) -> Connector:
     secrets = crypto.decrypt(source.secrets_encrypted)
     kind = source.type
     if kind in (SourceModel.Type.DIRECTORY, SourceModel.Type.UPLOAD):
-        from apps.knowledge.connectors.directory import DirectoryConnector
+        from apps.knowledge.ingest.connectors.directory import DirectoryConnector
 
         return DirectoryConnector(source, secrets)
     if kind == SourceModel.Type.GIT:
-        from apps.knowledge.connectors.git import GitConnector
+        from apps.knowledge.ingest.connectors.git import GitConnector
 
         return GitConnector(source, secrets)
     if kind == SourceModel.Type.WEB:
-        from apps.knowledge.connectors.web import WebConnector
+        from apps.knowledge.ingest.connectors.web import WebConnector
 
         return WebConnector(source, secrets)
     if kind == SourceModel.Type.CONFLUENCE:
-        from apps.knowledge.connectors.confluence import ConfluenceConnector
+        from apps.knowledge.ingest.connectors.confluence import ConfluenceConnector
 
         return ConfluenceConnector(source, secrets)
+    if kind == SourceModel.Type.MATTERMOST:
+        from apps.knowledge.ingest.connectors.mattermost import MattermostConnector
+
+        return MattermostConnector(source, secrets)
+    if kind == SourceModel.Type.CHAT_EXPORT:
+        from apps.knowledge.ingest.connectors.chatexport import ChatExportConnector
+
+        return ChatExportConnector(source, secrets)
+    if kind == SourceModel.Type.GDRIVE:
+        from apps.knowledge.ingest.connectors.gdrive import GoogleDriveConnector
+
+        return GoogleDriveConnector(source, secrets)
     raise ConnectorError(f"unknown source type {kind!r}")

@@ -42,7 +42,7 @@ def _open() -> QdrantClient:
         )
     try:
         if getattr(settings, "QDRANT_ENGINE", "local") == "edge":
-            from apps.knowledge.edge import EdgeStore
+            from apps.knowledge.store.edge import EdgeStore
 
             return EdgeStore(settings.QDRANT_PATH)  # type: ignore[return-value]
         return QdrantClient(path=settings.QDRANT_PATH)

@@ -346,7 +346,31 @@ def parse_nginx_xml(data: bytes, name: str) -> Parsed:
     return Parsed(title, blocks)
 
 
+CSV_ROWS_PER_BLOCK = 25
+
+
+def parse_csv(data: bytes, name: str) -> Parsed:
+    """CSV (a spreadsheet exported from Google Sheets, or a .csv file): table blocks of a few
+    rows, each starting with the header row so a chunk still says what its columns are."""
+    import csv
+
+    text = _decode(data)
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text, newline="")) if any(c.strip() for c in r)]
+    except csv.Error as exc:
+        raise ParseError(f"not valid CSV: {exc}") from None
+    if not rows:
+        raise ParseError("no rows in the table")
+    header, body = rows[0], rows[1:]
+    blocks = []
+    for start in range(0, max(len(body), 1), CSV_ROWS_PER_BLOCK):
+        part = [header, *body[start : start + CSV_ROWS_PER_BLOCK]]
+        blocks.append(Block(TABLE, "\n".join(" | ".join(c.strip() for c in r) for r in part)))
+    return Parsed("", blocks)
+
+
 PARSERS: dict[str, Callable[[bytes, str], Parsed]] = {
+    ".csv": parse_csv,
     ".md": parse_markdown,
     ".markdown": parse_markdown,
     ".rst": parse_rst,

@@ -4,7 +4,8 @@ Every query is filtered inside Qdrant by the sources the user may read (admins: 
 sources; others: sources with no groups or sharing a group with them), so a chunk the user
 may not read is never even a candidate - whatever the query says, verbatim quotes included.
 Dense and sparse candidates are fused with reciprocal rank fusion by Qdrant's query API;
-at most a few chunks per document are kept.
+at most a few chunks per document are kept. A chunk whose heading names an identifier the
+query spells out exactly (PG_DEGRADED, proxy_pass; sections.in_query) ranks above the rest.
 """
 
 from __future__ import annotations
@@ -17,15 +18,19 @@ from django.conf import settings
 from qdrant_client import models as qm
 
 from apps.accounts.roles import is_portal_admin, user_group_names
-from apps.knowledge import glossary, index
-from apps.knowledge.embeddings import get_embedder
 from apps.knowledge.models import Collection, Source
-from apps.knowledge.text import LATIN_TOKEN, language, query_vector, terms
+from apps.knowledge.search import glossary, sections
+from apps.knowledge.search.sparse import LATIN_TOKEN, language, query_vector, terms
+from apps.knowledge.store import qdrant
+from apps.knowledge.store.embeddings import get_embedder
 
 MAX_PER_DOCUMENT = 2
-# Below this relevance the best hit is treated as "nothing relevant found": the search page
-# then says so instead of asking the LLM to answer from unrelated text.
+# KNOWLEDGE_MIN_RELEVANCE's default: below it the best hits count as "nothing relevant found"
+# (the relevance rule of answers is answering.is_relevant).
 DEFAULT_MIN_RELEVANCE = 0.5
+# Added to the rank score of a chunk whose heading names an identifier the query names:
+# larger than any fused (RRF, < 0.1) or reranker score, so such sections come first.
+EXACT_SECTION_BONUS = 100.0
 
 
 @dataclass
@@ -47,14 +52,6 @@ class Hit:
     relevance: float = 0.0
 
 
-def min_relevance() -> float:
-    return float(getattr(settings, "KNOWLEDGE_MIN_RELEVANCE", DEFAULT_MIN_RELEVANCE))
-
-
-def is_relevant(hits: list[Hit]) -> bool:
-    return any(h.relevance >= min_relevance() for h in hits[:3])
-
-
 def readable_source_ids(user: Any) -> list[int]:
     sources = Source.objects.filter(enabled=True)
     if not is_portal_admin(user):
@@ -67,12 +64,14 @@ def readable_source_ids(user: Any) -> list[int]:
     return sorted(set(sources.values_list("pk", flat=True)))
 
 
-def access_filter(user: Any, source_ids: list[int]) -> qm.Filter:
+def access_filter(user: Any, source_ids: list[int], doc_keys: list[str] | None = None) -> qm.Filter:
     must: list[Any] = [qm.FieldCondition(key="source_id", match=qm.MatchAny(any=source_ids))]
+    if doc_keys is not None:
+        must.append(qm.FieldCondition(key="doc", match=qm.MatchAny(any=doc_keys)))
     if not is_portal_admin(user):
         # Checked twice on purpose: by the source list above and by the groups each chunk
         # carries, so a stale source list alone can never leak a restricted chunk.
-        groups = [*user_group_names(user), index.PUBLIC]
+        groups = [*user_group_names(user), qdrant.PUBLIC]
         must.append(qm.FieldCondition(key="groups", match=qm.MatchAny(any=groups)))
     return qm.Filter(must=must)
 
@@ -130,9 +129,12 @@ def search(
     filters: dict[str, Any] | None = None,
     *,
     mode: str = "hybrid",
+    per_document: int = MAX_PER_DOCUMENT,
 ) -> list[Hit]:
-    """The k best chunks the user may read. filters: {"source_ids": [...]} narrows the
-    sources; mode "dense" or "sparse" is for the evaluation bench."""
+    """The k best chunks the user may read, at most `per_document` of one document.
+    filters: {"source_ids": [...]} narrows the sources, {"doc_keys": [...]} the documents
+    (qdrant.doc_key); mode "dense" or "sparse" is for the evaluation bench and exact-term
+    lookups."""
     query = (query or "").strip()
     if not query or k <= 0:
         return []
@@ -150,28 +152,41 @@ def search(
     dense_text = dense_query(query, english)
     qvec = get_embedder(active.model).encode([dense_text])[0]
     candidates = max(k * 5, 40)
-    points = index.hybrid_query(
-        index.alias(),
+    points = qdrant.hybrid_query(
+        qdrant.alias(),
         qvec.tolist() if mode in ("hybrid", "dense") else None,
         query_vector(weighted) if mode in ("hybrid", "sparse") else None,
-        access_filter(user, source_ids),
+        access_filter(user, source_ids, (filters or {}).get("doc_keys")),
         limit=candidates,
     )
     # The default model (all-MiniLM-L6-v2) is English-only: it gives unrelated Cyrillic texts
     # cosines of 0.4-0.6, so for a Russian query its similarity is worth less as evidence.
     dense_weight = 0.8 if (not settings.EMBEDDING_MODEL and language(query) == "ru") else 1.0
+    named = sections.in_query(query)
     hits = []
+    exact: set[str] = set()
     for point in points:
-        vec = point.vector.get(index.DENSE) if isinstance(point.vector, dict) else None
+        vec = point.vector.get(qdrant.DENSE) if isinstance(point.vector, dict) else None
         cosine = float(np.dot(np.asarray(vec, dtype=np.float32), qvec)) if vec is not None else 0.0
         text = str((point.payload or {}).get("text", ""))
-        hits.append(_hit(point, max(cosine * dense_weight, _lexical(weighted, base, text))))
+        hit = _hit(point, max(cosine * dense_weight, _lexical(weighted, base, text)))
+        if named and named & set(sections.of_path((hit.title, *hit.section.split(" > ")))):
+            exact.add(hit.chunk_id)
+        hits.append(hit)
     hits = _rerank(query, hits)
+    for hit in hits:
+        if hit.chunk_id in exact:
+            # The section is named by its heading: first, whatever the fused rank said (the
+            # rank scores stay in order among the named sections themselves).
+            hit.score += EXACT_SECTION_BONUS
+    # Fused scores tie (one chunk first in the dense list, another in the sparse one), and
+    # Qdrant returns ties in no set order: the same question must cite the same chunks.
+    hits.sort(key=lambda h: (-h.score, -h.relevance, h.chunk_id))
     per_doc: dict[tuple[int, str], int] = {}
     out: list[Hit] = []
     for hit in hits:
         key = (hit.source_id, hit.document_id)
-        if per_doc.get(key, 0) >= MAX_PER_DOCUMENT:
+        if per_doc.get(key, 0) >= per_document:
             continue
         per_doc[key] = per_doc.get(key, 0) + 1
         out.append(hit)
@@ -181,7 +196,7 @@ def search(
 
 
 def _rerank(query: str, hits: list[Hit]) -> list[Hit]:
-    from apps.knowledge.embeddings import get_reranker
+    from apps.knowledge.store.embeddings import get_reranker
 
     model = get_reranker()
     if model is None or not hits:

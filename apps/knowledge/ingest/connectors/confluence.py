@@ -13,13 +13,14 @@ from collections.abc import Iterator
 from html import escape
 from typing import Any
 
-from apps.knowledge.connectors import (
+from apps.knowledge.ingest.connectors import (
     Connector,
     ConnectorError,
     DocRef,
     Fetched,
     FetchError,
     max_bytes,
+    netguard,
     too_big,
 )
 
@@ -37,7 +38,12 @@ class ConfluenceConnector(Connector):
         username = str(self.settings.get("username", "")) or None
         token = self.secrets.get("token")
         password = self.secrets.get("password")
-        kwargs: dict[str, Any] = {"cloud": bool(self.settings.get("cloud", False)), "timeout": 30}
+        kwargs: dict[str, Any] = {
+            "cloud": bool(self.settings.get("cloud", False)),
+            "timeout": 30,
+            # Internal addresses are refused unless allowed (netguard.py).
+            "session": netguard.requests_session(),
+        }
         if token and not username:
             kwargs["token"] = token  # Server/Data Center personal access token (Bearer)
         else:

@@ -4,6 +4,9 @@ Idempotent by construction: point ids are derived from (source, document id, chu
 so re-indexing overwrites; after writing a document's chunks its higher-numbered old chunks
 are deleted; the Document row (hash, version) is saved only after Qdrant has the chunks. A
 run killed anywhere and run again therefore ends with exactly one copy of every chunk.
+
+A job run again after its runner died (recovery.py) resumes: the documents it had indexed
+since it first started are counted, not embedded again.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -20,20 +22,22 @@ from django.db import transaction
 from django.utils import timezone
 from qdrant_client import models as qm
 
-from apps.knowledge import broadcast, glossary, index
-from apps.knowledge.chunking import Chunk, chunk_blocks
-from apps.knowledge.connectors import ConnectorError, DocRef, FetchError, get_connector
 from apps.knowledge.crypto import SecretsUnreadable
-from apps.knowledge.embeddings import get_embedder
+from apps.knowledge.ingest import progress
+from apps.knowledge.ingest.chunking import Chunk, chunk_blocks
+from apps.knowledge.ingest.connectors import ConnectorError, DocRef, FetchError, get_connector
+from apps.knowledge.ingest.parsing import ParseError, parse
+from apps.knowledge.ingest.recovery import Heartbeat, stale_after
 from apps.knowledge.models import Collection, Document, IndexJob, Source
-from apps.knowledge.parsing import ParseError, parse
-from apps.knowledge.text import LATIN_TOKEN, document_vector, language
+from apps.knowledge.search import glossary
+from apps.knowledge.search.sparse import LATIN_TOKEN, document_vector, language
+from apps.knowledge.store import qdrant
+from apps.knowledge.store.embeddings import get_embedder
 
 log = logging.getLogger(__name__)
 
 EMBED_BATCH = 64  # chunks embedded and written together, across small documents
 PROGRESS_EVERY = 1.0  # seconds between progress saves/broadcasts
-STALE_AFTER = timedelta(minutes=3)  # a running job without heartbeat this long was killed
 
 
 def current_collection() -> str:
@@ -41,27 +45,27 @@ def current_collection() -> str:
     one becomes active at once; a later one (model changed) is built beside the active one
     and swapped in by finish_generation() when every document is in it."""
     embedder = get_embedder()
-    name = index.collection_name(embedder.path, embedder.dim)
-    index.ensure_collection(name, embedder.dim)
+    name = qdrant.collection_name(embedder.path, embedder.dim)
+    qdrant.ensure_collection(name, embedder.dim)
     row, _ = Collection.objects.get_or_create(
         name=name, defaults={"model": embedder.path, "dim": embedder.dim}
     )
     if not Collection.objects.filter(state=Collection.State.ACTIVE).exists():
         activate(row)
-    elif row.state == Collection.State.ACTIVE and index.alias_target() != name:
-        index.point_alias_to(name)  # a fresh Qdrant directory under an existing database
+    elif row.state == Collection.State.ACTIVE and qdrant.alias_target() != name:
+        qdrant.point_alias_to(name)  # a fresh Qdrant directory under an existing database
     return name
 
 
 def activate(row: Collection) -> None:
-    index.point_alias_to(row.name)
+    qdrant.point_alias_to(row.name)
     old = list(Collection.objects.filter(state=Collection.State.ACTIVE).exclude(pk=row.pk))
     Collection.objects.filter(pk__in=[o.pk for o in old]).update(state=Collection.State.RETIRED)
     row.state = Collection.State.ACTIVE
     row.activated = timezone.now()
     row.save(update_fields=["state", "activated"])
     for o in old:
-        index.drop_collection(o.name)
+        qdrant.drop_collection(o.name)
 
 
 def finish_generation(name: str) -> bool:
@@ -106,7 +110,8 @@ class JobRunner:
         self.started = time.monotonic()
         self.last_progress = 0.0
         self.processed = 0  # documents actually parsed (not skipped)
-        self.groups = self.source.group_names() or [index.PUBLIC]
+        self.added: list[str] = []  # documents indexed for the first time (source_synced)
+        self.groups = self.source.group_names() or [qdrant.PUBLIC]
 
     # --- bookkeeping ---------------------------------------------------------------------
     def progress(self, force: bool = False) -> None:
@@ -134,7 +139,7 @@ class JobRunner:
                 "heartbeat",
             ]
         )
-        broadcast.job_progress(job)
+        progress.job_progress(job)
 
     def error(self, ref: DocRef, message: str) -> None:
         self.job.errors = [
@@ -158,8 +163,8 @@ class JobRunner:
             },
         )
         # What the index held for it no longer matches the source: take it out.
-        index.delete_document_tail(
-            self.collection, index.doc_key(self.source.pk, ref.external_id), 0
+        qdrant.delete_document_tail(
+            self.collection, qdrant.doc_key(self.source.pk, ref.external_id), 0
         )
 
     # --- the run -------------------------------------------------------------------------
@@ -168,8 +173,13 @@ class JobRunner:
         self.collection = current_collection()
         job.collection = self.collection
         connector = get_connector(self.source)
+        connector.full = job.kind == IndexJob.Kind.REBUILD
         try:
             refs = list(connector.list_documents())
+            # Counted afresh: a job run again after its runner died counts each document once.
+            job.docs_done = job.docs_skipped = job.docs_removed = 0
+            job.chunks_done = job.chunks_total = 0
+            job.errors = []
             job.docs_total = len(refs)
             self.progress(force=True)
             existing = {d.external_id: d for d in self.source.documents.all()}
@@ -184,13 +194,33 @@ class JobRunner:
                 self.progress()
             self.flush()
             self.remove_missing({r.external_id for r in refs}, existing)
-            index.optimize(self.collection)
+            qdrant.optimize(self.collection)
+            state = connector.sync_state()
+            if state is not None:
+                Source.objects.filter(pk=self.source.pk).update(sync_state=state)
             job.state = IndexJob.State.DONE
         finally:
             connector.close()
 
+    def resumed(self, ref: DocRef, doc: Document | None) -> bool:
+        """Indexed by this very job before its runner died (the job started before, and this
+        run goes on from there): counted as done, not embedded again."""
+        since = self.job.started
+        if doc is None or since is None or doc.indexed_at is None or doc.error:
+            return False
+        return (
+            doc.collection == self.collection
+            and doc.indexed_at >= since
+            and doc.version == ref.version
+            and bool(doc.content_hash)
+        )
+
     def one(self, connector: Any, ref: DocRef, doc: Document | None) -> None:
         job = self.job
+        if doc is not None and self.resumed(ref, doc):
+            job.chunks_done += doc.chunk_count
+            job.chunks_total += doc.chunk_count
+            return
         fresh = (
             doc is not None and job.kind == IndexJob.Kind.SYNC and doc.collection == self.collection
         )
@@ -247,15 +277,15 @@ class JobRunner:
         points = []
         row = 0
         for item in self.pending:
-            key = index.doc_key(self.source.pk, item.ref.external_id)
+            key = qdrant.doc_key(self.source.pk, item.ref.external_id)
             for n, chunk in enumerate(item.chunks):
                 indices, values = document_vector(texts[row])
                 points.append(
                     qm.PointStruct(
-                        id=index.point_id(self.source.pk, item.ref.external_id, n),
+                        id=qdrant.point_id(self.source.pk, item.ref.external_id, n),
                         vector={
-                            index.DENSE: vectors[row].tolist(),
-                            index.SPARSE: qm.SparseVector(indices=indices, values=values),
+                            qdrant.DENSE: vectors[row].tolist(),
+                            qdrant.SPARSE: qm.SparseVector(indices=indices, values=values),
                         },
                         payload={
                             "doc": key,
@@ -276,10 +306,12 @@ class JobRunner:
                     )
                 )
                 row += 1
-        index.upsert(self.collection, points)
+        qdrant.upsert(self.collection, points)
         for item in self.pending:
-            key = index.doc_key(self.source.pk, item.ref.external_id)
-            index.delete_document_tail(self.collection, key, len(item.chunks))
+            key = qdrant.doc_key(self.source.pk, item.ref.external_id)
+            qdrant.delete_document_tail(self.collection, key, len(item.chunks))
+            if item.doc is None:
+                self.added.append(item.ref.external_id)
             # Only now, with the chunks in Qdrant, does the row say the document is indexed.
             Document.objects.update_or_create(
                 source=self.source,
@@ -305,34 +337,69 @@ class JobRunner:
     def remove_missing(self, listed: set[str], existing: dict[str, Document]) -> None:
         gone = [d for key, d in existing.items() if key not in listed]
         for doc in gone:
-            index.delete_document_tail(
-                self.collection, index.doc_key(self.source.pk, doc.external_id), 0
+            qdrant.delete_document_tail(
+                self.collection, qdrant.doc_key(self.source.pk, doc.external_id), 0
             )
             doc.delete()
         self.job.docs_removed = len(gone)
         # Chunks of documents a killed run wrote before it could record them.
-        known = {index.doc_key(self.source.pk, e) for e in listed}
-        for key in index.source_doc_keys(self.collection, self.source.pk) - known:
-            index.delete_document_tail(self.collection, key, 0)
+        known = {qdrant.doc_key(self.source.pk, e) for e in listed}
+        for key in qdrant.source_doc_keys(self.collection, self.source.pk) - known:
+            qdrant.delete_document_tail(self.collection, key, 0)
+
+
+def _claim(job_id: int) -> tuple[IndexJob, bool]:
+    """The job, and whether this call runs it: not when it is over or runs elsewhere, nor
+    while another job of its source runs (that one starts it when it ends: _start_next). A
+    running job whose runner stopped saving (a worker that died; Celery delivers its task
+    again) is run again."""
+    with transaction.atomic():
+        job = IndexJob.objects.select_related("source").get(pk=job_id)
+        Source.objects.select_for_update().get(pk=job.source_id)  # one claim per source
+        job.refresh_from_db(fields=["state", "heartbeat"])
+        if job.state not in IndexJob.ACTIVE_STATES:
+            return job, False
+        stale = timezone.now() - stale_after()
+        if job.state == IndexJob.State.RUNNING and job.heartbeat and job.heartbeat >= stale:
+            return job, False
+        running = IndexJob.objects.filter(source_id=job.source_id, state=IndexJob.State.RUNNING)
+        if running.exclude(pk=job.pk).filter(heartbeat__gte=stale).exists():
+            return job, False
+        job.state = IndexJob.State.RUNNING
+        job.heartbeat = timezone.now()
+        # The first start stays: a run after a dead one resumes from it (JobRunner.resumed).
+        job.started = job.started or job.heartbeat
+        job.save(update_fields=["state", "started", "heartbeat"])
+    return job, True
+
+
+def _start_next(source_id: int) -> None:
+    """A sync asked for while this job ran (files uploaded meanwhile) runs now."""
+    from apps.knowledge import tasks
+
+    queued = IndexJob.objects.filter(source_id=source_id, state=IndexJob.State.QUEUED)
+    follow = queued.order_by("pk").first()
+    if follow is not None:
+        tasks.dispatch(follow)
 
 
 def run_job(job_id: int) -> IndexJob:
-    job = IndexJob.objects.select_related("source").get(pk=job_id)
-    if job.state not in IndexJob.ACTIVE_STATES:
+    job, mine = _claim(job_id)
+    if not mine:
         return job
-    job.state = IndexJob.State.RUNNING
-    job.started = job.heartbeat = timezone.now()
-    job.save(update_fields=["state", "started", "heartbeat"])
     runner = JobRunner(job)
+    heartbeat = Heartbeat.start(job.pk)
     try:
         runner.run()
-    except (ConnectorError, SecretsUnreadable, index.IndexUnavailable) as exc:
+    except (ConnectorError, SecretsUnreadable, qdrant.IndexUnavailable) as exc:
         job.state = IndexJob.State.FAILED
         job.message = str(exc)
     except Exception as exc:
         log.exception("index job %s failed", job_id)
         job.state = IndexJob.State.FAILED
         job.message = f"{type(exc).__name__}: {exc}"[:1000]
+    finally:
+        heartbeat.stop()
     job.finished = timezone.now()
     runner.progress(force=True)
     job.save(update_fields=["state", "message", "finished", "collection"])
@@ -340,15 +407,33 @@ def run_job(job_id: int) -> IndexJob:
         Source.objects.filter(pk=job.source_id).update(last_synced=job.finished)
         if job.collection:
             finish_generation(job.collection)
-    broadcast.job_progress(job)
+        _announce_synced(job, runner.added)
+    progress.job_progress(job)
+    _start_next(job.source_id)
     return job
 
 
+def _announce_synced(job: IndexJob, added: list[str]) -> None:
+    """Tell the listeners (signals.source_synced) that the source's documents are current."""
+    from apps.knowledge.signals import source_synced
+
+    source = Source.objects.get(pk=job.source_id)
+    for receiver, result in source_synced.send_robust(
+        sender=Source, source=source, job=job, added=list(added)
+    ):
+        if isinstance(result, Exception):
+            log.error("%s after the sync of %s failed: %r", receiver, source, result)
+
+
 def create_job(source: Source, kind: str = IndexJob.Kind.SYNC, requested_by: str = "") -> IndexJob:
-    """A queued job for the source, or the one already queued/running (no double runs)."""
+    """A queued job for the source, or the one already queued (no double runs).
+
+    While a job runs, a new request queues one more, which starts when the running one ends:
+    the running job listed the source already and would miss what changed since (files
+    uploaded meanwhile). Requests made meanwhile share that queued job."""
     with transaction.atomic():
         Source.objects.select_for_update().get(pk=source.pk)
-        stale = timezone.now() - STALE_AFTER
+        stale = timezone.now() - stale_after()
         IndexJob.objects.filter(
             source=source, state=IndexJob.State.RUNNING, heartbeat__lt=stale
         ).update(
@@ -356,7 +441,10 @@ def create_job(source: Source, kind: str = IndexJob.Kind.SYNC, requested_by: str
             message="interrupted (the process running it stopped)",
             finished=timezone.now(),
         )
-        active = IndexJob.objects.filter(source=source, state__in=IndexJob.ACTIVE_STATES).first()
-        if active:
-            return active
+        queued = IndexJob.objects.filter(source=source, state=IndexJob.State.QUEUED).first()
+        if queued:
+            if kind == IndexJob.Kind.REBUILD and queued.kind != kind:
+                queued.kind = kind
+                queued.save(update_fields=["kind"])
+            return queued
         return IndexJob.objects.create(source=source, kind=kind, requested_by=requested_by)

@@ -86,7 +86,7 @@ def _selector_filter(selector: Any) -> Any:
 
 
 class EdgeStore:
-    """The subset of QdrantClient used by apps.knowledge.index, on Qdrant Edge shards."""
+    """The subset of QdrantClient used by apps.knowledge.store.qdrant, on Qdrant Edge shards."""
 
     def __init__(self, path: str):
         self.root = Path(path)

@@ -1,7 +1,8 @@
 """A web page, or every page of a sitemap (sitemap index files are followed one level).
 
 Settings: url, sitemap (bool), include (URL prefixes to keep), limit (pages). Responses are
-read as a stream and abandoned past KNOWLEDGE_MAX_FILE_MB. The version is the sitemap's
+read as a stream and abandoned past KNOWLEDGE_MAX_FILE_MB. Internal addresses are refused
+(netguard.py). The version is the sitemap's
 <lastmod> when given; otherwise the content hash decides whether a page changed.
 """
 
@@ -9,18 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import PurePosixPath
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 import httpx
 from lxml import etree
 
-from apps.knowledge.connectors import (
+from apps.knowledge.ingest.connectors import (
     Connector,
     ConnectorError,
     DocRef,
     Fetched,
     FetchError,
     max_bytes,
+    netguard,
     too_big,
 )
 
@@ -34,7 +36,8 @@ class WebConnector(Connector):
         headers = {"User-Agent": "Opsdesk knowledge indexer"}
         if self.secrets.get("token"):
             headers["Authorization"] = f"Bearer {self.secrets['token']}"
-        self.http = httpx.Client(timeout=TIMEOUT, follow_redirects=True, headers=headers)
+        # Every connection, redirects included, goes only to an address netguard allows.
+        self.http = netguard.http_client(timeout=TIMEOUT, follow_redirects=True, headers=headers)
 
     def close(self) -> None:
         self.http.close()
@@ -77,7 +80,8 @@ class WebConnector(Connector):
 
     def list_documents(self) -> Iterator[DocRef]:
         url = str(self.settings.get("url", "")).strip()
-        if not url.startswith(("http://", "https://")):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConnectorError("the web source needs an http(s) URL")
         prefixes = list(self.settings.get("include") or [])
         limit = int(self.settings.get("limit") or DEFAULT_LIMIT)

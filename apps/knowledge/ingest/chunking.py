@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from apps.knowledge.parsing import CODE, TABLE, TEXT, Block
+from apps.knowledge.ingest.parsing import CODE, TABLE, TEXT, Block
 
 TARGET_TOKENS = 200
 MAX_TOKENS = 320
