@@ -12,4 +12,5 @@ class AccountsConfig(AppConfig):
 
         console_nav.register(_("Overview"), "console:index", order=0)
         console_nav.register(_("Users and groups"), "console:users", order=10)
+        console_nav.register(_("Sign-in lockouts"), "console:lockouts", order=85)
         console_nav.register(_("Audit log"), "console:audit", order=90)

@@ -12,7 +12,8 @@ from apps.accounts.models import AuditEvent
 def client_ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
-    # REMOTE_ADDR only: X-Forwarded-For is set by clients too, so it is not trusted here.
+    # REMOTE_ADDR only: behind a proxy in TRUSTED_PROXIES, common/proxies.py has already
+    # put the client's address there; X-Forwarded-For itself is set by clients too.
     return request.META.get("REMOTE_ADDR") or None
 
 

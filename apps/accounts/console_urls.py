@@ -9,4 +9,6 @@ urlpatterns = [
     path("", console.index, name="index"),
     path("users/", console.users, name="users"),
     path("audit/", console.audit_log, name="audit"),
+    path("lockouts/", console.lockouts_view, name="lockouts"),
+    path("lockouts/remove/", console.lockout_remove, name="lockout_remove"),
 ]

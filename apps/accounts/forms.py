@@ -14,3 +14,10 @@ class LoginForm(AuthenticationForm):
 
 class TokenForm(forms.Form):
     name = forms.CharField(label=_("Token name"), max_length=100)
+
+
+class LockoutForm(forms.Form):
+    """Which lockout to lift: exactly the user name and address the console listed."""
+
+    username = forms.CharField(max_length=255, required=False, strip=False)
+    ip = forms.GenericIPAddressField(unpack_ipv4=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_int, env_secret, env_str
+from common.env import env_bool, env_int, env_secret, env_str
 
 
 def ldap_settings() -> dict[str, Any]:

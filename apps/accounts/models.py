@@ -51,3 +51,82 @@ class ApiToken(models.Model):
     @property
     def active(self) -> bool:
         return self.revoked is None
+
+
+class OIDCIdentity(models.Model):
+    """A portal user's identity at the OpenID Connect provider: the (issuer, sub) pair it
+    signs in with. Only this pair recognises a person, never a matching email."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identities"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created = models.DateTimeField(auto_now_add=True)
+    last_login = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="oidc_identity_unique")
+        ]
+        verbose_name = _("single sign-on identity")
+        verbose_name_plural = _("single sign-on identities")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.issuer} ({self.subject})"
+
+
+class MessengerIdentity(models.Model):
+    """A messenger account (a Slack or Mattermost user) linked to a portal account: the
+    onboarding assistant answers its questions with this portal user's permissions. The
+    owner links it once through a one-time link and may unlink it from the profile page."""
+
+    class Kind(models.TextChoices):
+        SLACK = "slack", "Slack"
+        MATTERMOST = "mattermost", "Mattermost"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="messenger_identities"
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    # Slack's workspace (team_id); empty for Mattermost, whose user ids are server-wide.
+    team = models.CharField(max_length=64, blank=True)
+    external_id = models.CharField(max_length=64)
+    external_name = models.CharField(max_length=150, blank=True)
+    linked = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["kind", "external_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "team", "external_id"], name="messenger_identity_unique"
+            )
+        ]
+        verbose_name = _("messenger account")
+        verbose_name_plural = _("messenger accounts")
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.external_name or self.external_id} -> {self.user}"
+
+
+class MessengerLinkCode(models.Model):
+    """A one-time link offered to a messenger user who is not linked yet: whoever opens it
+    while signed in to the portal links that messenger account to their own. Only the code's
+    SHA-256 is kept; it expires after MESSENGER_LINK_MINUTES and works once."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=12, choices=MessengerIdentity.Kind.choices)
+    team = models.CharField(max_length=64, blank=True)
+    external_id = models.CharField(max_length=64)
+    external_name = models.CharField(max_length=150, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    expires = models.DateTimeField()
+    used = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["kind", "team", "external_id"], name="messenger_code_who")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.external_id} until {self.expires:%H:%M}"

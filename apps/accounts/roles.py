@@ -6,11 +6,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 
-def is_portal_admin(user: Any) -> bool:
+def is_portal_admin(user: User | AnonymousUser | None) -> bool:
     """Superusers, and users in an LDAP admin group (mirrored into is_staff at login)."""
     return bool(
         user and user.is_authenticated and user.is_active and (user.is_staff or user.is_superuser)
@@ -29,7 +30,7 @@ def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     return wrapper
 
 
-def user_group_names(user: Any) -> list[str]:
+def user_group_names(user: User | AnonymousUser) -> list[str]:
     """The group names that decide what a user may read."""
     if not user or not user.is_authenticated:
         return []

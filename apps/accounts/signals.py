@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
@@ -30,6 +31,21 @@ def _login_failed(
     # Never the password: credentials holds it, and the audit log is read by people.
     audit.record(
         None, "login_failed", actor_name=str(credentials.get("username", "")), request=request
+    )
+
+
+@receiver(user_locked_out)
+def _locked_out(
+    sender: Any, request: Any = None, username: str | None = None, ip_address: Any = None, **kw: Any
+) -> None:
+    # Sent at the failure that reaches the limit and at every attempt refused while locked:
+    # the trail shows how long the guessing went on.
+    audit.record(
+        None,
+        "login_locked_out",
+        actor_name=str(username or ""),
+        details={"ip": str(ip_address or "")},
+        request=request,
     )
 
 

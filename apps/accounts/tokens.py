@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,7 +23,7 @@ def _digest(raw: str) -> str:
 
 
 @transaction.atomic
-def create_token(user: Any, name: str) -> tuple[ApiToken, str]:
+def create_token(user: User, name: str) -> tuple[ApiToken, str]:
     """Returns the token row and the raw token, which is shown once and never stored."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
@@ -33,7 +34,7 @@ def create_token(user: Any, name: str) -> tuple[ApiToken, str]:
 
 
 @transaction.atomic
-def revoke_token(user: Any, token_id: int) -> bool:
+def revoke_token(user: User, token_id: int) -> bool:
     updated = ApiToken.objects.filter(pk=token_id, user=user, revoked__isnull=True).update(
         revoked=timezone.now()
     )

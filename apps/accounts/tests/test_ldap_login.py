@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -12,7 +14,7 @@ from apps.accounts.models import AuditEvent
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ldap_server")]
 
 
-def login(client: Client, username: str, password: str):
+def login(client: Client, username: str, password: str) -> Any:
     return client.post(reverse("accounts:login"), {"username": username, "password": password})
 
 
@@ -60,7 +62,7 @@ def test_wrong_password_fails_with_clear_message(client: Client) -> None:
     assert AuditEvent.objects.filter(action="login_failed", actor_name="alice").exists()
 
 
-def test_lockout_after_configured_failures(client: Client, settings) -> None:
+def test_lockout_after_configured_failures(client: Client, settings: Any) -> None:
     for _ in range(settings.AXES_FAILURE_LIMIT):
         login(client, "boris", "wrong")
     # Even the right password is refused while the lock holds.

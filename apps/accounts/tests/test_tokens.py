@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
@@ -9,7 +10,7 @@ from apps.accounts.tokens import user_for_authorization_header
 pytestmark = pytest.mark.django_db
 
 
-def test_create_and_revoke_token(member_client: Client, member) -> None:
+def test_create_and_revoke_token(member_client: Client, member: User) -> None:
     page = member_client.post(reverse("accounts:profile"), {"name": "ide"}).content.decode()
     raw = page.split('<code class="secret">')[1].split("</code>")[0]
     assert raw.startswith("odk_")
@@ -20,7 +21,7 @@ def test_create_and_revoke_token(member_client: Client, member) -> None:
     assert user_for_authorization_header(f"Bearer {raw}") is None
 
 
-def test_cannot_revoke_someone_elses_token(member, outsider_client: Client) -> None:
+def test_cannot_revoke_someone_elses_token(member: User, outsider_client: Client) -> None:
     from apps.accounts.tokens import create_token
 
     token, raw = create_token(member, "mine")
