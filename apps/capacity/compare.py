@@ -15,7 +15,7 @@ from django.conf import settings
 
 from apps.capacity import catalog
 from apps.capacity.live import Tile
-from apps.capacity.planner import PlanError, Replica, Setup, Workload
+from apps.capacity.replica import PlanError, Replica, Setup, Workload
 
 
 @dataclass

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 from apps.accounts.roles import admin_required
 from apps.capacity import compare, live
 from apps.inference.console import PROBLEM_LABELS
-from portal.http import HtmxHttpRequest
+from common.http import HtmxHttpRequest
 
 REFRESH_SECONDS = 5
 
@@ -59,7 +59,9 @@ def cluster(request: HtmxHttpRequest) -> HttpResponse:
         "prometheus_url": settings.PROMETHEUS_URL,
         "dcgm_configured": bool(settings.DCGM_EXPORTER_URL),
     }
-    template = "capacity/cluster.html#live" if request.htmx else "capacity/cluster.html"
+    template = (
+        "capacity/console_cluster.html#live" if request.htmx else "capacity/console_cluster.html"
+    )
     return render(request, template, context)
 
 

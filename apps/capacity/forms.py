@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.capacity import catalog
 from apps.capacity.labels import error_text
-from apps.capacity.planner import Setup, Workload
+from apps.capacity.replica import Setup, Workload
 
 TIERS = ("fast", "heavy")
 TIER_LABELS = {"fast": _("Fast tier"), "heavy": _("Heavy tier")}

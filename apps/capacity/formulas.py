@@ -1,12 +1,12 @@
 """The formula behind each planner output, symbolic and with the numbers put in.
 
-Kept apart from planner.py (which imports this lazily) so that file stays about the model; the
-page shows exactly the arithmetic the planner did.
+Kept apart from replica.py so that file stays about the model; the page shows exactly the
+arithmetic the planner did.
 """
 
 from __future__ import annotations
 
-from apps.capacity.planner import (
+from apps.capacity.replica import (
     BITS,
     GB,
     Figure,

@@ -12,7 +12,8 @@ from apps.capacity import catalog
 from apps.capacity.forms import TIER_LABELS, PlannerForm, TierInput
 from apps.capacity.formulas import human
 from apps.capacity.labels import FIGURE_LABELS, LIMIT_LABELS, error_text
-from apps.capacity.planner import Plan, PlanError, Replica, curve, plan
+from apps.capacity.planner import curve, plan
+from apps.capacity.replica import Plan, PlanError, Replica
 
 # Sequences per replica along the chart's x axis.
 BATCHES = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256]

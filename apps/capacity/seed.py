@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from apps.capacity import catalog
-from apps.capacity.planner import Delivery, Plan, PlanError, Setup, Workload, deliver, plan
+from apps.capacity.planner import Delivery, deliver, plan
+from apps.capacity.replica import Plan, PlanError, Setup, Workload
 
 # 4k context = a 3,584-token prompt (question + retrieved chunks) + 512 generated tokens.
 WORKLOAD = Workload(

@@ -10,7 +10,7 @@ from apps.capacity import catalog, report, seed
 from apps.capacity.forms import CUSTOM, PlannerForm
 from apps.capacity.formulas import human
 from apps.capacity.labels import LIMIT_LABELS
-from portal.http import HtmxHttpRequest
+from common.http import HtmxHttpRequest
 
 
 @require_GET

@@ -14,15 +14,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from apps.chat.models import Conversation, Feedback, Message
+from apps.inference.backends import REQUESTABLE
+from apps.inference.models import AUTO
+from common import database
 
 MAX_QUESTION_CHARS = 8000
 MAX_TITLE_CHARS = 200
-VALID_TIERS = ("auto", "fast", "heavy")
+VALID_TIERS = REQUESTABLE
 # How much earlier conversation goes into the prompt: the small models have short contexts,
 # and the retrieved sources must fit beside it.
 HISTORY_MESSAGES = 8
 HISTORY_CHARS = 6000
-# A generator saves at least every few seconds (generation.HEARTBEAT_SECONDS); silence this
+# A writer saves at least every few seconds (inference.relay.HEARTBEAT_SECONDS); silence this
 # long means its process is gone.
 STALE_AFTER = timedelta(seconds=30)
 STALE_ERROR = gettext_noop(
@@ -78,7 +81,7 @@ def check_tier(tier: str) -> str:
 
 @transaction.atomic
 def create_conversation(
-    user: Any, title: str = "", knowledge: bool = True, tier: str = "auto"
+    user: Any, title: str = "", knowledge: bool = True, tier: str = AUTO
 ) -> Conversation:
     return Conversation.objects.create(
         user=user,
@@ -162,8 +165,7 @@ def _one_streaming[R](conversation_id: int, store: Callable[[], R]) -> R:
         try:
             return store()
         except IntegrityError as exc:
-            constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "")
-            if constraint != "chat_one_streaming_answer":
+            if database.violated_constraint(exc, Message) != "chat_one_streaming_answer":
                 raise
             if attempt == 2 or not _abandon_stale(conversation_id, timezone.now() - STALE_AFTER):
                 raise ChatError(
@@ -251,7 +253,15 @@ def begin_regenerate(
     return _one_streaming(conversation_id, store)
 
 
-START_FIELDS = ("backend", "model", "tier", "requested_tier", "fell_back", "citations")
+START_FIELDS = (
+    "backend",
+    "model",
+    "tier",
+    "requested_tier",
+    "fell_back",
+    "development",
+    "citations",
+)
 
 
 @transaction.atomic
@@ -262,6 +272,7 @@ def flush_streams(rows: list[tuple[int, str, int]], starts: dict[int, dict[str, 
     executemany); an answer no longer streaming is left as its final save wrote it. The
     commit does not wait for the disk: a database crash loses at most the last moment of
     text, which the final save writes anyway."""
+    database.commit_without_flush(connection, transaction_only=True)
     for message_id, start in starts.items():
         extra = {k: v for k, v in start.items() if k in START_FIELDS}
         if extra:
@@ -270,7 +281,6 @@ def flush_streams(rows: list[tuple[int, str, int]], starts: dict[int, dict[str, 
     table = connection.ops.quote_name(Message._meta.db_table)
     streaming = Message.Status.STREAMING.value
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit TO off")
         cursor.executemany(  # the table name is the model's, quoted; values are parameters
             f"UPDATE {table} SET content = %s, stream_seq = %s, heartbeat_at = %s "  # noqa: S608
             "WHERE id = %s AND status = %s",
@@ -286,6 +296,7 @@ FINAL_FIELDS = (
     "prompt_tokens",
     "completion_tokens",
     "tokens_per_s",
+    "echo",
 )
 
 
@@ -330,3 +341,41 @@ def set_feedback(user: Any, message: Message, rating: int, comment: str = "") ->
         message=message, user=user, defaults={"rating": rating, "comment": comment}
     )
     return feedback
+
+
+SEED_ROLES = (Message.Role.USER, Message.Role.ASSISTANT)
+MAX_SEED_TURNS = 4
+MAX_SEED_TURN_CHARS = 20_000
+
+
+@transaction.atomic
+def seed_conversation(user: Any, title: str, turns: list[dict[str, Any]]) -> Conversation:
+    """A new conversation of the user's that starts with earlier turns written elsewhere
+    (a scenario run's input and its explanation), so the next question is asked with them as
+    history. `turns`: plain data, [{"role": "user"|"assistant", "content": str,
+    "citations": [...]}], starting with the user."""
+    if not turns or len(turns) > MAX_SEED_TURNS:
+        raise ChatError(_("Nothing to continue from."))
+    rows = []
+    for n, turn in enumerate(turns):
+        role, content = turn.get("role"), turn.get("content")
+        expected = SEED_ROLES[n % 2]  # chat templates expect user and assistant turns in turn
+        if role != expected or not isinstance(content, str) or not content.strip():
+            raise ChatError(_("Nothing to continue from."))
+        citations = turn.get("citations") if role == Message.Role.ASSISTANT else []
+        rows.append(
+            Message(
+                role=role,
+                content=content.strip()[:MAX_SEED_TURN_CHARS],
+                citations=citations if isinstance(citations, list) else [],
+                status=Message.Status.COMPLETE,
+                finished=timezone.now(),
+            )
+        )
+    conversation = Conversation.objects.create(
+        user=user, title=title_from(title or rows[0].content)[:MAX_TITLE_CHARS]
+    )
+    for row in rows:
+        row.conversation = conversation
+    Message.objects.bulk_create(rows)
+    return conversation

@@ -10,4 +10,4 @@ class ChatConfig(AppConfig):
     def ready(self) -> None:
         from apps.accounts import console_nav
 
-        console_nav.register(_("Feedback"), "chat:console_feedback", order=70)
+        console_nav.register(_("Feedback"), "chat_console:feedback", order=70)

@@ -27,6 +27,8 @@ from typing import Any
 
 from django.db import DatabaseError, connection, connections
 
+from common import database
+
 THREADS = 4
 _executor = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="chat-db")
 SAVE_THREADS = 2
@@ -46,8 +48,7 @@ def _call_quick[R](fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str
     try:
         connection.ensure_connection()
         if getattr(_local, "session", None) is not connection.connection:
-            with connection.cursor() as cursor:
-                cursor.execute("SET synchronous_commit TO off")
+            database.commit_without_flush(connection, transaction_only=False)
             _local.session = connection.connection  # once per new connection
     except DatabaseError:
         connections.close_all()

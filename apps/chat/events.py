@@ -124,19 +124,29 @@ ServerFrame = (
 
 
 # --- between processes, over the channel layer -----------------------------------------------
+# Frames and control events of answers being written travel as apps/inference/relay.py sends
+# them ("answer.relay", "answer.control"); the chat adds its own two events.
 
 
-class RelayEvent(TypedDict):
-    """A frame already serialized once by the generator, relayed as is to each socket."""
+class AddedRow(TypedDict):
+    """One new message row as stored: its id, "user" or "assistant", and its text."""
 
-    type: Literal["chat.relay"]
-    frame: str
+    id: int
+    role: str
+    content: str
 
 
-class ControlEvent(TypedDict):
-    """Sent to the process that owns a generation: stop it, or send a catch-up to a socket."""
+class AddedEvent(TypedDict):
+    """New message rows to show (the question and its empty answer), with their content."""
 
-    type: Literal["chat.control"]
-    action: Literal["stop", "catchup"]
+    type: Literal["chat.added"]
+    messages: list[AddedRow]
+
+
+class FinishedEvent(TypedDict):
+    """An answer is finished: `row` is its stored state (Message field -> value, as
+    actions.finish_stream stored it), or None to read it."""
+
+    type: Literal["chat.finished"]
     message_id: int
-    reply_to: NotRequired[str]
+    row: NotRequired[dict[str, object] | None]

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-TIERS = [("auto", _("auto")), ("fast", _("fast")), ("heavy", _("heavy"))]
+from apps.inference.models import AUTO, TIER_CHOICES
 
 
 class Conversation(models.Model):
@@ -17,7 +17,7 @@ class Conversation(models.Model):
     )
     title = models.CharField(max_length=200, blank=True)
     knowledge = models.BooleanField(default=True, help_text="Answer from the knowledge base")
-    tier = models.CharField(max_length=10, choices=TIERS, default="auto")
+    tier = models.CharField(max_length=10, choices=TIER_CHOICES, default=AUTO)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True, db_index=True)
 
@@ -61,6 +61,11 @@ class Message(models.Model):
     tokens_per_s = models.FloatField(null=True, blank=True)
     citations = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
+    # The model is a development model (its backend says so): the answer's footer says it.
+    development = models.BooleanField(default=False)
+    # The echo guard's verdict (apps/inference/guard.py): "" shown as written, "cut" shown up
+    # to where it began repeating its prompt, "withheld" (nothing usable: a note instead).
+    echo = models.CharField(max_length=8, blank=True, default="")
     # While streaming: the channel of the process that generates this answer (for Stop and
     # catch-up from another worker), the frame number the stored content reaches, and when
     # the generator last wrote (an old heartbeat means its process died).

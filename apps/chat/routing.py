@@ -5,5 +5,5 @@ from django.urls import URLPattern, path
 from apps.chat.consumers import ChatConsumer
 
 websocket_urlpatterns: list[URLPattern] = [
-    path("ws/chat/<int:conversation_id>/", ChatConsumer.as_asgi()),  # type: ignore[arg-type]
+    path("ws/chat/<int:conversation_id>/", ChatConsumer.as_asgi()),
 ]

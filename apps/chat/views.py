@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from asgiref.sync import async_to_sync
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.accounts.roles import admin_required
 from apps.chat import actions, generation
 from apps.chat.models import Conversation, Feedback, Message
-from portal.http import HtmxHttpRequest
+from apps.inference import relay
+from apps.inference.models import AUTO, TIER_CHOICES
+from common import handoff
+from common.http import HtmxHttpRequest
 
 SIDEBAR_SIZE = 50
 
@@ -57,7 +59,7 @@ def _page(request: HtmxHttpRequest, conversation: Conversation | None) -> HttpRe
         "q": query,
         "conversation": conversation,
         "rows": rows,
-        "tiers": actions.VALID_TIERS,
+        "tiers": TIER_CHOICES,
     }
     return render(request, "chat/index.html", context)
 
@@ -81,7 +83,7 @@ def create(request: HtmxHttpRequest) -> HttpResponse:
             request.user,
             title=request.POST.get("text", ""),
             knowledge=request.POST.get("knowledge", "on") in ("on", "1", "true"),
-            tier=request.POST.get("tier", "auto"),
+            tier=request.POST.get("tier", AUTO),
         )
     except actions.ChatError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
@@ -89,6 +91,27 @@ def create(request: HtmxHttpRequest) -> HttpResponse:
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse({"id": conv.pk, "url": url}, status=201)
     return redirect(url)
+
+
+# Another app's page hands a conversation's opening turns to chat as a signed hand-off of
+# this kind (common/handoff.py), data {"title": str, "turns": [{"role", "content",
+# "citations"}]}; see actions.seed_conversation.
+SEED_KIND = "chat.seed"
+
+
+@require_POST
+def continue_from(request: HtmxHttpRequest) -> HttpResponse:
+    """Open a new conversation seeded with turns from elsewhere (e.g. a scenario run)."""
+    try:
+        data = handoff.unsign(SEED_KIND, _uid(request), request.POST.get("seed", ""))
+        turns = data.get("turns")
+        conv = actions.seed_conversation(
+            request.user, str(data.get("title", "")), turns if isinstance(turns, list) else []
+        )
+    except (handoff.BadHandoff, actions.ChatError):
+        messages.error(request, _("This link to continue in chat is not valid any more."))
+        return redirect("chat:index")
+    return redirect("chat:conversation", pk=conv.pk)
 
 
 @require_POST
@@ -114,7 +137,7 @@ def delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     streaming = conv.messages.filter(status=Message.Status.STREAMING)
     for message_id, owner in streaming.values_list("id", "owner_channel"):
         # Stop the model too: nobody will read this answer.
-        async_to_sync(generation.stop)(message_id, owner)
+        async_to_sync(relay.stop)(f"{generation.Generation.kind}:{message_id}", owner)
     actions.delete_conversation(conv)
     if request.htmx:
         current = request.POST.get("current") == str(pk)
@@ -145,20 +168,3 @@ def feedback(request: HtmxHttpRequest, message_id: int) -> HttpResponse:
     if error:
         messages.error(request, error)
     return redirect("chat:conversation", pk=message.conversation_id)
-
-
-@require_GET
-@admin_required
-def console_feedback(request: HtmxHttpRequest) -> HttpResponse:
-    """Admin console: what users said about answers, newest first."""
-    rows = Feedback.objects.select_related("user", "message", "message__conversation")
-    rating = request.GET.get("rating", "")
-    if rating in ("1", "-1"):
-        rows = rows.filter(rating=int(rating))
-    page = Paginator(rows, 50).get_page(request.GET.get("page"))
-    totals = {
-        "up": Feedback.objects.filter(rating=Feedback.Rating.UP).count(),
-        "down": Feedback.objects.filter(rating=Feedback.Rating.DOWN).count(),
-    }
-    template = "chat/console_feedback.html#rows" if request.htmx else "chat/console_feedback.html"
-    return render(request, template, {"page": page, "rating": rating, "totals": totals})

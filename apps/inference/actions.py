@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
 
@@ -25,7 +26,7 @@ def _apply_key(backend: Backend, form: BackendForm) -> str:
 
 
 @transaction.atomic
-def create_backend(user: Any, form: BackendForm, request: HttpRequest | None = None) -> Backend:
+def create_backend(user: User, form: BackendForm, request: HttpRequest | None = None) -> Backend:
     backend: Backend = form.save(commit=False)
     key = _apply_key(backend, form)
     backend.save()
@@ -37,7 +38,7 @@ def create_backend(user: Any, form: BackendForm, request: HttpRequest | None = N
 
 
 @transaction.atomic
-def update_backend(user: Any, form: BackendForm, request: HttpRequest | None = None) -> Backend:
+def update_backend(user: User, form: BackendForm, request: HttpRequest | None = None) -> Backend:
     backend: Backend = form.save(commit=False)
     changes: dict[str, Any] = {
         field: {"from": str(form.initial.get(field)), "to": str(getattr(backend, field))}
@@ -57,7 +58,7 @@ def update_backend(user: Any, form: BackendForm, request: HttpRequest | None = N
 
 @transaction.atomic
 def set_enabled(
-    user: Any, backend_id: int, enabled: bool, request: HttpRequest | None = None
+    user: User, backend_id: int, enabled: bool, request: HttpRequest | None = None
 ) -> Backend:
     backend = Backend.objects.select_for_update().get(pk=backend_id)
     if backend.enabled != enabled:

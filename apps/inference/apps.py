@@ -41,8 +41,8 @@ class InferenceConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.accounts import console_nav
-        from apps.inference import readiness
-        from portal import health
+        from apps.inference import lifespan, readiness
+        from common import health, services
 
         checks.register(check_llm_backends)
         # An edit in this process routes the next request by it (others within a second).
@@ -56,3 +56,4 @@ class InferenceConfig(AppConfig):
         # Required once backends are configured: a portal whose every model is down cannot
         # answer, so it should leave the load balancer until one is back.
         health.register("llm", readiness.check, required=bool(settings.LLM_BACKENDS))
+        services.register("llm", lifespan.serve)

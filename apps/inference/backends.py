@@ -11,10 +11,13 @@ from django.core.validators import validate_slug
 from django.db import transaction
 
 from apps.inference import crypto
-from apps.inference.models import Backend, Tier
+from apps.inference.models import AUTO, Backend, Tier
 from apps.inference.validators import validate_base_url
 
-TIERS = (Tier.FAST.value, Tier.HEAVY.value)
+TIERS = tuple(tier.value for tier in Tier)  # what backends serve
+REQUESTABLE = (AUTO, *TIERS)  # what a request may name
+# What an LLM_BACKENDS entry says about its model, re-applied on every start (false if absent).
+FLAGS = ("base_model", "development")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class BackendConfig:
     api_key: str
     enabled: bool
     key_error: str = ""  # set when a stored key cannot be decrypted any more
+    base_model: bool = False  # asked in completion style (prompts.Prompt.completion)
+    development: bool = False  # every answer says it comes from a development model
 
     @property
     def root_url(self) -> str:
@@ -45,6 +50,8 @@ def _config(row: Backend) -> BackendConfig:
         tier=row.tier,
         api_key=key or "",
         enabled=row.enabled,
+        base_model=row.base_model,
+        development=row.development,
         key_error="" if key is not None else "stored API key cannot be decrypted; re-enter it",
     )
 
@@ -77,8 +84,9 @@ def validate_entry(entry: Any, index: int) -> dict[str, Any]:
         raise ValueError(f"{where}: {'; '.join(str(m) for m in exc.messages)}") from None
     if entry["tier"] not in TIERS:
         raise ValueError(f"{where}: tier must be one of {', '.join(TIERS)}")
-    if "enabled" in entry and not isinstance(entry["enabled"], bool):
-        raise ValueError(f"{where}: enabled must be true or false")
+    for flag in ("enabled", *FLAGS):
+        if flag in entry and not isinstance(entry[flag], bool):
+            raise ValueError(f"{where}: {flag} must be true or false")
     return entry
 
 
@@ -86,7 +94,8 @@ def validate_entry(entry: Any, index: int) -> dict[str, Any]:
 def sync_from_settings() -> list[str]:
     """Create or update the LLM_BACKENDS entries; returns a line per change for the log.
 
-    URL, model, tier and key follow the settings on every start. `enabled` follows them only
+    URL, model, tier, key and the model's flags (`base_model`, `development`: false when
+    the entry leaves them out) follow the settings on every start. `enabled` follows them only
     when the entry says so explicitly, so an admin who disabled a replica keeps it disabled.
     """
     changes: list[str] = []
@@ -96,6 +105,7 @@ def sync_from_settings() -> list[str]:
             "url": entry["url"].rstrip("/"),
             "model": entry["model"],
             "tier": entry["tier"],
+            **{flag: bool(entry.get(flag, False)) for flag in FLAGS},
             "from_settings": True,
         }
         # get_or_create: several processes seed at start-up at once; the losers of the

@@ -16,16 +16,27 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from apps.inference import metrics, routing, state
 from apps.inference.backends import BackendConfig
-from apps.inference.models import LLMCall
+from apps.inference.guard import EchoGuard
+from apps.inference.limits import Slot
+from apps.inference.models import AUTO, LLMCall
+from apps.inference.prompts import BASE_FREQUENCY_PENALTY, BASE_STOP, Prompt, as_prompt
 from apps.inference.routing import choose_tier
-from apps.inference.upstream import StreamError, Upstream, describe, open_stream, retryable
+from apps.inference.upstream import (
+    StreamError,
+    Upstream,
+    context_exceeded,
+    describe,
+    open_stream,
+    retryable,
+)
 
 __all__ = ["Completion", "EndEvent", "StartEvent", "StreamEvent", "TokenEvent"]
-__all__ += ["choose_tier", "complete", "stream"]
+__all__ += ["Prompt", "choose_tier", "complete", "stream"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +50,7 @@ class StartEvent(TypedDict):
     tier: str
     requested_tier: str
     fell_back: bool
+    development: bool  # the backend serves a development model: answers must say so
 
 
 class TokenEvent(TypedDict):
@@ -61,6 +73,13 @@ class EndEvent(TypedDict):
     tokens_per_s: float | None
     call_id: int | None
     finish_reason: str  # "stop", "length" (hit max_tokens), or "" when it did not finish
+    # Why a failed call failed, when it is the request's fault: "context_length_exceeded".
+    error_code: str
+    development: bool
+    # The echo guard's verdict (guard.py): "" (shown as written), "withheld" (the answer
+    # repeated its prompt; no token of it was sent: show guard.NOTE) or "cut" (the tokens
+    # sent are the usable start; what followed repeated the prompt: show guard.CUT_NOTE).
+    echo: str
 
 
 StreamEvent = StartEvent | TokenEvent | EndEvent
@@ -84,6 +103,9 @@ class Completion:
     tokens_per_s: float | None = None
     call_id: int | None = None
     finish_reason: str = ""
+    error_code: str = ""
+    development: bool = False
+    echo: str = ""
 
 
 @dataclass
@@ -91,7 +113,7 @@ class _Call:
     """What one stream() call has seen so far, for the row and metrics written at the end."""
 
     requested_tier: str
-    user: Any
+    user: User | None
     purpose: str
     t0: float = field(default_factory=time.perf_counter)
     started: Any = field(default_factory=timezone.now)
@@ -105,8 +127,9 @@ class _Call:
     finish_reason: str = ""
     attempts: list[dict[str, str]] = field(default_factory=list)
     recorded: bool = False
+    guard: EchoGuard | None = None
 
-    def end(self, outcome: OutcomeName, error: str = "") -> EndEvent:
+    def end(self, outcome: OutcomeName, error: str = "", code: str = "") -> EndEvent:
         finished_at = time.perf_counter()
         completion = self.completion_tokens if self.completion_tokens is not None else self.chunks
         ttft = self.first_token_at - self.t0 if self.first_token_at is not None else None
@@ -128,6 +151,9 @@ class _Call:
             "tokens_per_s": rate,
             "call_id": None,
             "finish_reason": self.finish_reason,
+            "error_code": code,
+            "development": bool(self.backend and self.backend.development),
+            "echo": self.guard.verdict if self.guard is not None else "",
         }
 
     def _save(self, event: EndEvent, duration: float) -> int:
@@ -148,6 +174,7 @@ class _Call:
             outcome=event["outcome"],
             error=event["error"],
             failed_attempts=self.attempts,
+            echo=event["echo"],
             started=self.started,
             finished=timezone.now(),
         )
@@ -164,6 +191,8 @@ class _Call:
             metrics.TTFT.labels(event["model"]).observe(event["ttft_s"])
         if event["model"] and event["tokens_per_s"] is not None:
             metrics.TOKENS_PER_S.labels(event["model"]).observe(event["tokens_per_s"])
+        if self.guard is not None and event["outcome"] in ("complete", "interrupted"):
+            metrics.GUARDED.labels(self.purpose, event["echo"] or "ok").inc()
         if event["backend"]:
             metrics.TOKENS.labels(backend_label, "prompt").inc(event["prompt_tokens"])
             metrics.TOKENS.labels(backend_label, "completion").inc(event["completion_tokens"])
@@ -192,7 +221,8 @@ def _take(call: _Call, chunk: dict[str, Any]) -> list[str]:
         call.completion_tokens = int(usage.get("completion_tokens") or 0)
     texts = []
     for choice in chunk.get("choices") or ():
-        text = (choice.get("delta") or {}).get("content")
+        # A chat chunk carries delta.content; a plain completion's chunk carries text.
+        text = (choice.get("delta") or {}).get("content") or choice.get("text")
         if text:
             texts.append(text)
         if choice.get("finish_reason"):
@@ -200,17 +230,49 @@ def _take(call: _Call, chunk: dict[str, Any]) -> list[str]:
     return texts
 
 
+def _request(
+    backend: BackendConfig, prompt: Prompt, max_tokens: int, temperature: float
+) -> tuple[str, dict[str, Any]]:
+    """The endpoint and body of one request in the form this backend's model understands:
+    chat messages for an instruction-tuned model, the plain document for a base model (with
+    a penalty on repeating itself and stop strings where the document would go on with
+    another question or source)."""
+    common = {
+        "model": backend.model,
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if backend.base_model:
+        return "completions", {
+            **common,
+            "prompt": prompt.completion_text(),
+            "frequency_penalty": BASE_FREQUENCY_PENALTY,
+            "stop": list(BASE_STOP),
+        }
+    return "chat/completions", {**common, "messages": prompt.messages}
+
+
 async def stream(
-    messages: list[dict[str, str]],
+    request: Prompt | list[dict[str, str]],
     *,
-    tier: str = "auto",
-    user: Any = None,
+    tier: str = AUTO,
+    slot: Slot | None = None,
+    user: User | None = None,
     purpose: str = "chat",
     max_tokens: int = 512,
     temperature: float = 0.2,
     pace: Callable[[], float] | None = None,
 ) -> AsyncGenerator[StreamEvent]:
-    """Stream an answer: one start event, token events, then exactly one end event.
+    """Stream an answer to `request` (a Prompt, or bare chat messages): one start event,
+    token events, then exactly one end event.
+
+    An answer for a signed-in user is written in one of the user's stream slots
+    (limits.slot(user), held by the caller until the answer is done): pass it as `slot`;
+    the call is recorded as the slot's user's. `user` without a slot is for calls nobody
+    signed in asked for (an alert webhook, a bench), and an authenticated `user` without a
+    slot is refused, so no caller can skip the per-user limits by accident.
 
     `pace`, if given, says how long to wait between reads of the upstream once the first
     token is out. Tokens that arrive meanwhile wait in the socket buffer and come as one token
@@ -222,7 +284,15 @@ async def stream(
     `contextlib.aclosing`), closes the upstream request so the server stops generating, and
     records the call as "cancelled".
     """
+    if slot is not None:
+        user = slot.user
+    elif getattr(user, "is_authenticated", False):
+        raise ValueError("an answer for a signed-in user needs one of their stream slots")
+    prompt = as_prompt(request)
+    messages = prompt.messages
     call = _Call(requested_tier=tier, user=user, purpose=purpose)
+    if prompt.guarded:
+        call.guard = EchoGuard(prompt)
     try:
         call.tier = choose_tier(messages, tier)
     except ValueError as exc:
@@ -234,17 +304,8 @@ async def stream(
         for candidate in candidates:
             backend = candidate.backend
             try:
-                upstream = await open_stream(
-                    backend,
-                    {
-                        "model": backend.model,
-                        "messages": messages,
-                        "max_tokens": max_tokens,
-                        "temperature": temperature,
-                        "stream": True,
-                        "stream_options": {"include_usage": True},
-                    },
-                )
+                endpoint, body = _request(backend, prompt, max_tokens, temperature)
+                upstream = await open_stream(backend, body, endpoint)
                 # Wait for the first chunk here: until then a failure is still invisible to
                 # the caller, so the next backend can take over.
                 first = await upstream.batch()
@@ -256,7 +317,8 @@ async def stream(
                     upstream = None
                 if not retryable(exc):
                     call.backend, call.tier = backend, backend.tier
-                    yield await call.record(call.end("failed", describe(exc)))
+                    code = "context_length_exceeded" if context_exceeded(exc) else ""
+                    yield await call.record(call.end("failed", describe(exc), code))
                     return
                 await _fail(call, backend, exc)
                 continue
@@ -279,7 +341,9 @@ async def stream(
                 "tier": backend.tier,
                 "requested_tier": tier,
                 "fell_back": call.fell_back,
+                "development": backend.development,
             }
+            guard = call.guard
             batch: list[dict[str, Any]] | None = first
             while batch is not None:
                 texts = [text for chunk in batch for text in _take(call, chunk)]
@@ -287,7 +351,16 @@ async def stream(
                     if call.first_token_at is None:
                         call.first_token_at = time.perf_counter()
                     call.chunks += len(texts)
-                    yield {"type": "token", "text": "".join(texts)}
+                    text = "".join(texts)
+                    # The guard holds back what it has not judged yet (guard.py).
+                    shown = guard.feed(text) if guard is not None else text
+                    if shown:
+                        yield {"type": "token", "text": shown}
+                    if guard is not None and guard.done:
+                        # An echo: nothing more of this answer will be shown, so the model
+                        # stops writing it (closing the stream aborts the request).
+                        call.finish_reason = call.finish_reason or "stop"
+                        break
                     if pace is not None:
                         upstream.hold()
                         await asyncio.sleep(pace())
@@ -296,6 +369,10 @@ async def stream(
                 except Exception as exc:
                     error = describe(exc)
                     break
+            if guard is not None:
+                rest = guard.finish()
+                if rest:
+                    yield {"type": "token", "text": rest}
             if not error and not call.finish_reason:
                 error = "the stream ended before the answer was finished"
         finally:
@@ -320,20 +397,22 @@ async def stream(
 
 
 async def complete(
-    messages: list[dict[str, str]],
+    request: Prompt | list[dict[str, str]],
     *,
-    tier: str = "auto",
-    user: Any = None,
+    tier: str = AUTO,
+    slot: Slot | None = None,
+    user: User | None = None,
     purpose: str = "chat",
     max_tokens: int = 512,
     temperature: float = 0.2,
 ) -> Completion:
-    """The whole answer at once, for callers that do not stream."""
+    """The whole answer at once, for callers that do not stream (same rules as stream())."""
     parts: list[str] = []
     result = Completion(text="", outcome="failed", requested_tier=tier)
     events = stream(
-        messages,
+        request,
         tier=tier,
+        slot=slot,
         user=user,
         purpose=purpose,
         max_tokens=max_tokens,
@@ -357,5 +436,8 @@ async def complete(
                 result.tokens_per_s = event["tokens_per_s"]
                 result.call_id = event["call_id"]
                 result.finish_reason = event["finish_reason"]
+                result.error_code = event["error_code"]
+                result.development = event["development"]
+                result.echo = event["echo"]
     result.text = "".join(parts)
     return result

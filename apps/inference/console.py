@@ -15,7 +15,7 @@ from apps.accounts.roles import admin_required
 from apps.inference import actions, state
 from apps.inference.forms import BackendForm
 from apps.inference.models import Backend, LLMCall
-from portal.http import HtmxHttpRequest
+from common.http import AuthedRequest
 
 # The poller's problem codes (poller.PROBLEMS, state.py), worded for the reader.
 PROBLEM_LABELS = {
@@ -50,45 +50,49 @@ def _rows() -> list[dict[str, Any]]:
 
 @require_GET
 @admin_required
-def backends(request: HtmxHttpRequest) -> HttpResponse:
+def backends(request: AuthedRequest) -> HttpResponse:
     context = {"rows": _rows(), "refresh": REFRESH_SECONDS}
     if request.htmx:
-        return render(request, "inference/backends.html#rows", context)
+        return render(request, "inference/console_backends.html#rows", context)
     context["calls"] = LLMCall.objects.select_related("user")[:15]
-    return render(request, "inference/backends.html", context)
+    return render(request, "inference/console_backends.html", context)
 
 
 @require_http_methods(["GET", "POST"])
 @admin_required
-def backend_new(request: HtmxHttpRequest) -> HttpResponse:
+def backend_new(request: AuthedRequest) -> HttpResponse:
     form = BackendForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         backend = actions.create_backend(request.user, form, request)
         messages.success(request, _("Backend %(name)s added.") % {"name": backend.name})
         return redirect("inference:backends")
-    return render(request, "inference/backend_form.html", {"form": form, "backend": None})
+    return render(request, "inference/console_backend_form.html", {"form": form, "backend": None})
 
 
 @require_http_methods(["GET", "POST"])
 @admin_required
-def backend_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def backend_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     backend = get_object_or_404(Backend, pk=pk)
     form = BackendForm(request.POST or None, instance=backend)
     if request.method == "POST" and form.is_valid():
         actions.update_backend(request.user, form, request)
         messages.success(request, _("Backend %(name)s saved.") % {"name": backend.name})
         return redirect("inference:backends")
-    return render(request, "inference/backend_form.html", {"form": form, "backend": backend})
+    return render(
+        request, "inference/console_backend_form.html", {"form": form, "backend": backend}
+    )
 
 
 @require_POST
 @admin_required
-def backend_toggle(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def backend_toggle(request: AuthedRequest, pk: int) -> HttpResponse:
     get_object_or_404(Backend, pk=pk)
     enabled = request.POST.get("enabled") == "1"
     actions.set_enabled(request.user, pk, enabled, request)
     if request.htmx:
         return render(
-            request, "inference/backends.html#rows", {"rows": _rows(), "refresh": REFRESH_SECONDS}
+            request,
+            "inference/console_backends.html#rows",
+            {"rows": _rows(), "refresh": REFRESH_SECONDS},
         )
     return redirect("inference:backends")

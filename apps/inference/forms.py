@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.inference.models import Backend
 
 
-class BackendForm(forms.ModelForm):
+class BackendForm(forms.ModelForm):  # type: ignore[type-arg]  # generic in the stubs only
     # Write-only: the stored key is never put back into the page.
     api_key = forms.CharField(
         label=_("API key"),
@@ -23,7 +23,7 @@ class BackendForm(forms.ModelForm):
 
     class Meta:
         model = Backend
-        fields = ["name", "url", "model", "tier", "enabled"]
+        fields = ["name", "url", "model", "tier", "base_model", "development", "enabled"]
         help_texts = {
             "name": _("Letters, digits, - and _; shown in logs and metrics."),
             "url": _("OpenAI-compatible base URL, e.g. http://vllm-fast-0:8000/v1"),

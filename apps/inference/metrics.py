@@ -20,6 +20,12 @@ TOKENS_PER_S = Histogram(
     buckets=(1, 2, 5, 10, 15, 20, 30, 40, 60, 80, 100, 150, 200),
 )
 TOKENS = Counter("opsdesk_llm_tokens_total", "Tokens through the gateway", ["backend", "kind"])
+GUARDED = Counter(
+    "opsdesk_llm_guarded_answers_total",
+    "Grounded answers checked for prompt echoes, by purpose and verdict: ok, cut (shown up "
+    "to where the echo began) or withheld (replaced by a note)",
+    ["purpose", "verdict"],
+)
 FAILOVERS = Counter(
     "opsdesk_llm_failovers_total", "Attempts abandoned for the next backend", ["backend"]
 )

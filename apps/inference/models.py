@@ -8,8 +8,16 @@ from apps.inference.validators import validate_base_url
 
 
 class Tier(models.TextChoices):
+    """The model tiers a backend serves. This and AUTO are the one list of tiers: pages,
+    forms, the chat and the API all take theirs from here."""
+
     FAST = "fast", _("fast")
     HEAVY = "heavy", _("heavy")
+
+
+# What a caller may ask for: a tier, or "auto" (routing.choose_tier picks one per request).
+AUTO = "auto"
+TIER_CHOICES = [(AUTO, _("auto")), *Tier.choices]
 
 
 class Backend(models.Model):
@@ -23,6 +31,21 @@ class Backend(models.Model):
     # Fernet token (apps.inference.crypto); the plain key is never shown again after saving.
     api_key_encrypted = models.TextField(blank=True, default="")
     enabled = models.BooleanField(_("enabled"), default=True)
+    # A base model (no chat training, like the dev gemma-3-270m) is asked in plain completion
+    # style on /v1/completions; instruction-tuned models get chat messages.
+    base_model = models.BooleanField(
+        _("base model"),
+        default=False,
+        help_text=_(
+            "The model was never trained on chat turns: ask it as a plain document to "
+            "continue (/v1/completions), with a repetition guard and stop strings."
+        ),
+    )
+    development = models.BooleanField(
+        _("development model"),
+        default=False,
+        help_text=_("A small model for trying the portal out: every answer it writes says so."),
+    )
     # Entries from LLM_BACKENDS are re-applied at start-up; console-made ones are left alone.
     from_settings = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
@@ -70,6 +93,8 @@ class LLMCall(models.Model):
     error = models.TextField(blank=True)
     # Backends tried before the one that answered: [{"backend": ..., "error": ...}].
     failed_attempts = models.JSONField(default=list, blank=True)
+    # The echo guard's verdict (apps/inference/guard.py): "", "cut" or "withheld".
+    echo = models.CharField(max_length=8, blank=True, default="", db_index=True)
     started = models.DateTimeField(db_index=True)
     finished = models.DateTimeField()
 

@@ -165,7 +165,9 @@ def quantile(buckets: list[tuple[float, float]], q: float) -> float | None:
     return lower
 
 
-def _delta(now: list[tuple[float, float]], before: list[list[float]] | None) -> list:
+def _delta(
+    now: list[tuple[float, float]], before: list[list[float]] | None
+) -> list[tuple[float, float]]:
     if not before or len(before) != len(now):
         return []
     diff = [(le, count - old[1]) for (le, count), old in zip(now, before, strict=True)]
@@ -234,7 +236,7 @@ def _rate_over_last_minute(points: list[dict[str, Any]], now: float) -> float | 
     if len(window) < 2 or window[-1]["t"] <= window[0]["t"]:
         return None
     tokens = window[-1]["gen_total"] - window[0]["gen_total"]
-    return max(tokens, 0.0) / (window[-1]["t"] - window[0]["t"])
+    return float(max(tokens, 0.0) / (window[-1]["t"] - window[0]["t"]))
 
 
 def _http_client() -> httpx.AsyncClient:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from portal.health import CheckResult
+from common.health import CheckResult
 
 
 def check() -> CheckResult:

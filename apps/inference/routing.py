@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from asgiref.sync import sync_to_async
 
 from apps.inference.backends import TIERS, BackendConfig, load
+from apps.inference.models import AUTO, Tier
 from apps.inference.state import BackendState, states_for
 
 log = logging.getLogger(__name__)
@@ -61,16 +62,16 @@ def choose_tier(messages: list[dict[str, str]], requested: str) -> str:
     CODE_BLOCK_LINES lines or more), and fast otherwise."""
     if requested in TIERS:
         return requested
-    if requested != "auto":
+    if requested != AUTO:
         raise ValueError(f"unknown tier {requested!r}: use auto, {' or '.join(TIERS)}")
     if sum(len(str(m.get("content") or "")) for m in messages) > LONG_PROMPT_CHARS:
-        return "heavy"
+        return Tier.HEAVY.value
     question = _last_user_text(messages)
     if _CODE_REQUEST.search(question):
-        return "heavy"
+        return Tier.HEAVY.value
     if any(block.count("\n") >= CODE_BLOCK_LINES for block in _FENCE.findall(question)):
-        return "heavy"
-    return "fast"
+        return Tier.HEAVY.value
+    return Tier.FAST.value
 
 
 # Streams this process has open per backend: exact and instant, where the polled numbers

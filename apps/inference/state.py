@@ -2,10 +2,13 @@
 
 The poller is the only writer of state and series; any process reads them. Cool-down marks are
 written by whichever process saw a call fail, so all processes skip that backend together.
+While Redis cannot be reached (restarted, failed over) nothing here fails a request: every
+backend reads as not polled yet (tried, as before its first poll) and failures go uncounted.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -14,9 +17,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from apps.inference.backends import BackendConfig, load
 
+log = logging.getLogger(__name__)
+
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 STATE_KEY = "inference:state:{}"
 SERIES_KEY = "inference:series:{}"
 FAILURES_KEY = "inference:failures:{}"
@@ -138,7 +146,11 @@ def _from_cache(
 def states_for(configs: list[BackendConfig]) -> list[BackendState]:
     keys = [STATE_KEY.format(c.name) for c in configs]
     keys += [COOLDOWN_KEY.format(c.name) for c in configs]
-    values = shared_cache().get_many(keys) if keys else {}
+    try:
+        values = shared_cache().get_many(keys) if keys else {}
+    except UNREACHABLE as exc:
+        log.warning("backend states unreadable (%s): every backend is tried", exc)
+        values = {}
     now = time.time()
     return [
         _from_cache(
@@ -157,7 +169,8 @@ def backend_states(enabled_only: bool = False) -> list[BackendState]:
 
 
 def raw_state(name: str) -> dict[str, Any] | None:
-    return shared_cache().get(STATE_KEY.format(name))
+    value: dict[str, Any] | None = shared_cache().get(STATE_KEY.format(name))
+    return value
 
 
 def write_state(name: str, raw: dict[str, Any]) -> None:
@@ -196,6 +209,14 @@ def append_series(name: str, point: dict[str, Any]) -> list[dict[str, Any]]:
 # --- cool-down -------------------------------------------------------------------------------
 def record_failure(name: str) -> bool:
     """Count one failed call; returns True when this failure put the backend in cool-down."""
+    try:
+        return _count_failure(name)
+    except UNREACHABLE as exc:
+        log.warning("failure of %s not counted (%s)", name, exc)
+        return False
+
+
+def _count_failure(name: str) -> bool:
     key = FAILURES_KEY.format(name)
     cooldown = settings.LLM_COOLDOWN_SECONDS
     # add() then incr(): atomic in Redis, so concurrent failures in several processes count.
@@ -214,4 +235,7 @@ def record_failure(name: str) -> bool:
 
 
 def record_success(name: str) -> None:
-    shared_cache().delete(FAILURES_KEY.format(name))
+    try:
+        shared_cache().delete(FAILURES_KEY.format(name))
+    except UNREACHABLE as exc:
+        log.warning("success of %s not counted (%s)", name, exc)

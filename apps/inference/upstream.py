@@ -1,4 +1,4 @@
-"""One streaming chat-completions request to an OpenAI-compatible server, read in batches.
+"""One streaming (chat) completions request to an OpenAI-compatible server, read in batches.
 
 aiohttp parses HTTP in C and keeps what arrives in a buffer; a read takes everything buffered.
 So a caller that reads every few tens of milliseconds (client.stream's `pace`) wakes once per
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import aiohttp
@@ -55,6 +56,26 @@ class HTTPStatusError(Exception):
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
         self.message = message
+
+
+# How servers word a prompt longer than the model's context: vLLM "This model's maximum context
+# length is 4096 tokens. However, your prompt contains at least 4097 input tokens...",
+# OpenAI "...maximum context length...", TGI/llama.cpp "...exceed(s) the context...".
+_CONTEXT_WORDS = re.compile(
+    r"maximum context length|context length exceeded|exceeds? (?:the )?(?:available )?context"
+    r"|context_length_exceeded|too many (?:input )?tokens",
+    re.IGNORECASE,
+)
+
+
+def context_exceeded(exc: BaseException) -> bool:
+    """Whether the server refused the request for a prompt longer than its model's context:
+    the client's error (400 context_length_exceeded), not the server's."""
+    return (
+        isinstance(exc, HTTPStatusError)
+        and exc.status in (400, 413, 422)
+        and bool(_CONTEXT_WORDS.search(exc.message))
+    )
 
 
 class StreamError(Exception):
@@ -107,7 +128,9 @@ class Upstream:
         """Leave what arrives in the socket's buffer until the next batch(): a caller that
         reads at its own pace then costs one network read per batch, not one per token."""
         protocol = self._protocol()
-        if protocol is not None:
+        # A connection lost since the last read has no parser left to pause (aiohttp asserts
+        # on it): the next batch() reads the end of it and reports the loss.
+        if protocol is not None and protocol.is_connected():
             protocol.pause_reading()
             self._held = True
 
@@ -160,8 +183,11 @@ class Upstream:
             await self.own.close()
 
 
-async def open_stream(backend: BackendConfig, body: dict[str, Any]) -> Upstream:
-    """POST a streaming chat completion; raises on connection trouble or an HTTP error."""
+async def open_stream(
+    backend: BackendConfig, body: dict[str, Any], endpoint: str = "chat/completions"
+) -> Upstream:
+    """POST a streaming completion (`endpoint`: "chat/completions", or "completions" for a
+    base model's plain prompt); raises on connection trouble or an HTTP error."""
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=settings.LLM_CONNECT_TIMEOUT, sock_read=settings.LLM_READ_TIMEOUT
     )
@@ -172,7 +198,7 @@ async def open_stream(backend: BackendConfig, body: dict[str, Any]) -> Upstream:
     own = None if shared is not None else _session()
     session = shared or own
     assert session is not None
-    url = f"{backend.url}/chat/completions"
+    url = f"{backend.url}/{endpoint}"
     try:
         try:
             response = await session.post(url, json=body, headers=headers, timeout=timeout)

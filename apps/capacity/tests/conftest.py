@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,14 +17,10 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+from common.testing import database_url, free_port
+
 ROOT = Path(__file__).resolve().parents[3]
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(url: str, seconds: float, what: str) -> None:
@@ -54,16 +49,13 @@ def _clean_cache() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def portal_server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def portal_server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[str]:
     """The portal itself under uvicorn, on the test database and the same Redis, so calls
     made through it are real gateway calls and its /metrics is a real scrape target."""
-    from django.db import connection
-
     port = free_port()
-    db = connection.settings_dict  # the test database pytest-django created
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        DATABASE_URL=database_url(),  # the test database pytest-django created
         # This test process polls (poller.poll_now) so each test controls when state changes.
         LLM_POLL_IN_WEB="false",
         # The same var/ as this process: it holds the collected static files pages refer to.
@@ -102,7 +94,7 @@ def portal_server(django_db_setup, django_db_blocker, tmp_path_factory) -> Itera
 
 
 @pytest.fixture(scope="session")
-def prometheus(portal_server: str, tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def prometheus(portal_server: str, tmp_path_factory) -> Iterator[str]:
     """Our own Prometheus: scrapes every LLM backend server (the dead one included, which
     gives up == 0) and the portal, every second."""
     if not Path(PROMETHEUS).exists():

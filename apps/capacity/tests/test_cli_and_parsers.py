@@ -7,6 +7,7 @@ import json
 import re
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -30,7 +31,7 @@ KEYS = {
 }
 
 
-def run(*args: str) -> dict:
+def run(*args: str) -> dict[str, Any]:
     out = StringIO()
     call_command("capacity", "plan", *args, "--json", stdout=out)
     return json.loads(out.getvalue())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from apps.capacity import catalog, seed
-from apps.capacity.planner import (
+from apps.capacity.planner import plan
+from apps.capacity.replica import (
     PlanError,
     Replica,
     Setup,
@@ -13,7 +14,6 @@ from apps.capacity.planner import (
     decode_step,
     expected_experts,
     kv_bytes_per_token,
-    plan,
     weight_bytes,
 )
 

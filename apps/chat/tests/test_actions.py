@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.chat import actions
 from apps.chat.models import Conversation, Message
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.both_engines]
 
 
 def test_second_send_while_an_answer_is_written_is_refused_and_stores_nothing(member) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import time
 from typing import Any
 
-import httpx
 import pytest
 from asgiref.sync import sync_to_async
 
@@ -18,8 +17,13 @@ from apps.chat.tests.conftest import (
     open_socket,
     wait_for_status,
 )
+from common.testing import model_server_metrics
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(240),
+    pytest.mark.both_engines,
+]
 
 QUESTION = "List three things to check when a Kubernetes pod restarts."
 
@@ -50,14 +54,7 @@ def answer_id(frames: list[dict[str, Any]]) -> int:
 
 
 def running(root: str) -> float:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    total = 0.0
-    for family in text_string_to_metric_families(httpx.get(f"{root}/metrics", timeout=5).text):
-        for sample in family.samples:
-            if sample.name == "vllm:num_requests_running":
-                total += sample.value
-    return total
+    return model_server_metrics(root).get("vllm:num_requests_running", 0.0)
 
 
 async def test_conversation_streams_tokens_and_stores_the_answer_with_metrics(
@@ -181,8 +178,8 @@ async def test_anonymous_and_other_users_are_refused(member, outsider) -> None:
 async def test_limits_answer_with_a_clear_message(
     vllm: str, member, member_conversation: Conversation, settings: Any
 ) -> None:
-    settings.CHAT_MAX_CONCURRENT_STREAMS = 1
-    settings.CHAT_MESSAGES_PER_MINUTE = 3
+    settings.LLM_USER_MAX_STREAMS = 1
+    settings.LLM_USER_REQUESTS_PER_MINUTE = 3
     other = await sync_to_async(Conversation.objects.create)(user=member, knowledge=False)
     cookie = await cookie_for(member)
     one, _, _ = await open_socket(member_conversation.pk, cookie)
@@ -237,7 +234,9 @@ async def test_a_second_question_while_one_is_answered_is_refused_and_called_off
 async def test_heartbeat_and_unknown_events(
     member, member_conversation: Conversation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(consumers, "HEARTBEAT_SECONDS", 0.2)
+    from apps.inference import sockets
+
+    monkeypatch.setattr(sockets, "HEARTBEAT_SECONDS", 0.2)
     comm, _, _ = await open_socket(member_conversation.pk, await cookie_for(member))
     assert (await comm.receive_json_from(timeout=3))["type"] == "ping"
     await comm.send_json_to({"type": "pong"})

@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from prometheus_client import REGISTRY
 
-from apps.inference import client
+from apps.inference import client, limits
 from apps.inference.backends import sync_from_settings
 from apps.inference.models import Backend, LLMCall
 from apps.inference.tests.conftest import vllm_sample
@@ -33,7 +33,8 @@ async def _collect(**kwargs: Any) -> list[Any]:
 async def test_stream_yields_tokens_and_records_the_call(vllm: str) -> None:
     user = await User.objects.acreate(username="streamer")
     before = _counter("opsdesk_llm_calls_total", backend="cpu-live", outcome="complete")
-    events = await _collect(tier="fast", user=user, purpose="test", max_tokens=24)
+    async with limits.slot(user) as held:
+        events = await _collect(tier="fast", slot=held, purpose="test", max_tokens=24)
 
     start, *tokens, end = events
     assert end["call_id"] is not None
@@ -198,7 +199,9 @@ async def test_connection_lost_mid_answer_ends_interrupted(vllm: str) -> None:
     host, port = vllm.removeprefix("http://").split(":")
     cut_after = 1200  # response bytes: the headers and a few SSE chunks
 
-    async def relay(client_reader, client_writer) -> None:  # type: ignore[no-untyped-def]
+    async def relay(
+        client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
         server_reader, server_writer = await asyncio.open_connection(host, int(port))
 
         async def upstream() -> None:

@@ -85,10 +85,10 @@ async def test_fallback_after_the_poller_marked_the_tier_dead(vllm: str) -> None
 
 # The probe reads the database from its own threads: the rows must be committed.
 @pytest.mark.django_db(transaction=True)
-def test_readyz_lists_each_backend(vllm: str, client: Client) -> None:
+def test_readyz_lists_each_backend(vllm: str, admin_client: Client) -> None:
     sync_from_settings()
     poller.poll_now()
-    body = client.get("/readyz").json()
+    body = admin_client.get("/readyz").json()  # an admin sees each check's detail
     llm = body["checks"]["llm"]
     assert llm["ok"] is True and llm["required"] is True
     assert "cpu-live: ok" in llm["detail"] and "cpu-heavy: ok" in llm["detail"]
@@ -98,25 +98,25 @@ def test_readyz_lists_each_backend(vllm: str, client: Client) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_readyz_fails_when_no_enabled_backend_is_healthy(vllm: str, client: Client) -> None:
+def test_readyz_fails_when_no_enabled_backend_is_healthy(vllm: str, admin_client: Client) -> None:
     sync_from_settings()
     Backend.objects.exclude(name="dead-fast").update(enabled=False)
     # No poll has run: the check polls by itself rather than report nothing.
-    response = client.get("/readyz")
+    response = admin_client.get("/readyz")
     assert response.status_code == 503
     llm = response.json()["checks"]["llm"]
     assert llm["ok"] is False and llm["detail"].startswith("dead-fast: failing (")
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_lifespan_runs_the_poller_until_shutdown(vllm: str, settings) -> None:
-    from apps.inference.lifespan import application
+async def test_lifespan_runs_the_poller_until_shutdown(vllm: str, settings: Any) -> None:
+    from common.services import lifespan as application
 
     settings.LLM_POLL_INTERVAL = 0.5
-    inbox: asyncio.Queue[dict] = asyncio.Queue()
-    outbox: list[dict] = []
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    outbox: list[dict[str, Any]] = []
 
-    async def send(message: dict) -> None:
+    async def send(message: dict[str, Any]) -> None:
         outbox.append(message)
 
     server = asyncio.create_task(application({"type": "lifespan"}, inbox.get, send))

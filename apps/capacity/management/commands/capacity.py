@@ -14,7 +14,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.capacity import catalog
 from apps.capacity.formulas import human
-from apps.capacity.planner import PlanError, Setup, Workload, plan
+from apps.capacity.planner import plan
+from apps.capacity.replica import PlanError, Setup, Workload
 
 
 def _positive_int(raw: str) -> int:

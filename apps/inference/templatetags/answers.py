@@ -1,4 +1,5 @@
-"""Template filters for chat pages: sanitized Markdown, safe links, stored message ids."""
+"""Template filters for pages that show model answers (chat, scenario runs): sanitized
+Markdown, safe links, and stored messages in the page's language."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django import template
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
-from apps.chat.rendering import render_markdown
+from apps.inference.rendering import render_markdown
 
 register = template.Library()
 
@@ -31,5 +32,5 @@ def safe_link(value: str) -> str:
 
 @register.filter
 def translated(value: str) -> str:
-    """Errors the chat stores are English msgids; show them in the page's language."""
+    """Errors stored with answers are English msgids; show them in the page's language."""
     return gettext(value) if value else ""

@@ -41,7 +41,7 @@ def _highlight(code: str, lang: str, _attrs: Any) -> str:
         lexer = get_lexer_by_name(lang.split()[0].lower())
     except ClassNotFound:
         return ""  # markdown-it escapes the code itself
-    return highlight(code, lexer, _FORMATTER)
+    return str(highlight(code, lexer, _FORMATTER))
 
 
 def _image_as_text(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
@@ -79,5 +79,5 @@ def render_markdown(text: str) -> str:
 
 
 def highlight_css() -> str:
-    """The Pygments colours for code blocks (static/css/chat.css embeds this output)."""
+    """The Pygments colours for code blocks (static/css/answer.css embeds this output)."""
     return str(_FORMATTER.get_style_defs(".answer pre"))
