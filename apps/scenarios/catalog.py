@@ -1,4 +1,4 @@
-"""The twelve scenario pages, in the order the portal lists them."""
+"""The scenario pages, in the order the portal lists them."""
 
 from __future__ import annotations
 
@@ -68,6 +68,14 @@ SCENARIOS: list[Scenario] = [
         "postmortem",
         _("Post-mortem summary"),
         _("A timeline and chat log turned into a post-mortem draft."),
+    ),
+    Scenario(
+        "postmortem-summary",
+        _("Post-mortem executive summary"),
+        _(
+            "A written post-mortem (#12345, a link, Markdown or Confluence) summed up for "
+            "managers and neighbouring teams, each sentence citing the report's section."
+        ),
     ),
     Scenario(
         "migration",

@@ -1,0 +1,1 @@
+"""The scenario engine: findings, the scenario contract, the registry and the tool runner."""
