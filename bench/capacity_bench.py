@@ -40,7 +40,7 @@ GEMMA = {
 }
 
 
-def _timeit(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
+def _timeit(fn, repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
         started = time.perf_counter()
@@ -51,7 +51,8 @@ def _timeit(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
 
 def planner() -> None:
     from apps.capacity import catalog, seed
-    from apps.capacity.planner import Setup, Workload, curve, plan
+    from apps.capacity.planner import curve, plan
+    from apps.capacity.replica import Setup, Workload
 
     mixtral, l40s = catalog.model("mixtral-8x7b"), catalog.gpu("l40s")
     one = _timeit(lambda: plan(mixtral, l40s, Workload(), Setup(weights="awq", tp=2)), 20)
@@ -131,7 +132,7 @@ def stream_rates(url: str, model: str, concurrency: int, tokens: int) -> list[fl
 
 def devbox(url: str, runs: int) -> None:
     from apps.capacity import catalog
-    from apps.capacity.planner import Replica, Setup, Workload
+    from apps.capacity.replica import Replica, Setup, Workload
 
     bandwidth = statistics.median(host_bandwidth() for _ in range(3))
     cpu = catalog.custom_gpu(

@@ -32,10 +32,10 @@ def grow_to(target: int) -> int:
     """Copy existing points under new ids until the alias's collection holds `target`."""
     from qdrant_client import models as qm
 
-    from apps.knowledge import index
+    from apps.knowledge.store import qdrant
 
-    name = index.alias_target() or index.alias()
-    with index.locked() as qc:
+    name = qdrant.alias_target() or qdrant.alias()
+    with qdrant.locked() as qc:
         base: list[Any] = []
         offset = None
         while True:
@@ -55,18 +55,18 @@ def grow_to(target: int) -> int:
             batch.append(
                 qm.PointStruct(
                     id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-copy-{copy}")),
-                    vector=vectors,  # type: ignore[arg-type]
+                    vector=vectors,
                     payload={**(p.payload or {}), "bench_copy": copy, "doc": f"bench:{copy}"},
                 )
             )
-        index.upsert(name, batch)
+        qdrant.upsert(name, batch)
         have += len(batch)
-    index.optimize(name)  # an embedded Qdrant Edge builds its HNSW/sparse indexes here
+    qdrant.optimize(name)  # an embedded Qdrant Edge builds its HNSW/sparse indexes here
     return have
 
 
 def latency(questions: list[str], user: object, rounds: int) -> dict[str, float]:
-    from apps.knowledge import retrieval
+    from apps.knowledge.search import retrieval
 
     retrieval.search(user, questions[0], 8)  # warm-up
     times = []
@@ -96,7 +96,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    work = setup(args.workdir)
+    work = setup(args.workdir, Path(args.corpus))
     report: dict[str, object] = {"workdir": str(work)}
     if not args.skip_index:
         report["indexing"] = ingest(Path(args.corpus))

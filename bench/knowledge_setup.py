@@ -14,12 +14,17 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# ../shared/corpus beside the checkout; pass --corpus where the checkout lies elsewhere.
 DEFAULT_CORPUS = (ROOT.parent / "shared" / "corpus").resolve()
 EXCLUDE = ["LICENSES/*", "MANIFEST.tsv"]
 
 
-def setup(workdir: str | None) -> Path:
-    """Point Django at a private database and index under `workdir` (a temp dir if None)."""
+def setup(workdir: str | None, corpus: Path | None = None) -> Path:
+    """Point Django at a private database and index under `workdir` (a temp dir if None);
+    `corpus` is added to the directories a directory source may read."""
+    if corpus is not None:
+        roots = [p for p in os.environ.get("KNOWLEDGE_DIRECTORY_ROOTS", "").split(",") if p]
+        os.environ["KNOWLEDGE_DIRECTORY_ROOTS"] = ",".join([*roots, str(corpus.resolve())])
     work = Path(workdir or tempfile.mkdtemp(prefix="opsdesk-kbench-")).resolve()
     work.mkdir(parents=True, exist_ok=True)
     os.environ["OPSDESK_VAR"] = str(work / "var")
@@ -41,7 +46,7 @@ def setup(workdir: str | None) -> Path:
 
 def ingest(corpus: Path, name: str = "corpus") -> dict[str, Any]:
     from apps.knowledge import actions
-    from apps.knowledge.embeddings import get_embedder
+    from apps.knowledge.store.embeddings import get_embedder
 
     get_embedder()  # load (and on first use export) the model outside the timed part
     started = time.perf_counter()

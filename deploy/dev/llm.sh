@@ -76,7 +76,7 @@ set_build_paths() {
 }
 
 # ------------------------------------------------------------------- build --
-# Lock order is always: start lock (VAR_DIR) then build lock (CACHE_DIR).
+# Lock order is always: start lock (per port) then build lock (CACHE_DIR).
 # Lock fds 8/9 are closed for the server (see launch) so it never holds them.
 with_build_lock() {
     mkdir -p "$CACHE_DIR"
@@ -387,10 +387,12 @@ wait_ready() {
 
 # --------------------------------------------------------------- commands --
 cmd_start() {
-    mkdir -p "$VAR_DIR"
-    # One start at a time per VAR_DIR; a second caller waits, then finds the
-    # server running and returns at once.
-    exec 9>"$VAR_DIR/start.lock"
+    mkdir -p "$VAR_DIR" "$CACHE_DIR"
+    # One start at a time per port, across checkouts (two checkouts of the
+    # project share one machine and one port): a second caller waits, then
+    # finds the server running and returns at once. (vLLM binds with
+    # SO_REUSEPORT, so a second server would start beside the first unnoticed.)
+    exec 9>"$CACHE_DIR/.llm-start-$PORT.lock"
     if ! flock -n 9; then
         log "another start is in progress; waiting for it"
         flock 9

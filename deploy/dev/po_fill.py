@@ -1,7 +1,8 @@
 """Fill empty Russian translations in locale/ru/LC_MESSAGES/django.po from a JSON file.
 
 Usage: python deploy/dev/po_fill.py FILE.json   (JSON object: English msgid -> Russian text)
-Run `manage.py makemessages -l ru` first. Prints the msgids still untranslated.
+Run `manage.py makemessages -l ru` first. Prints the msgids still untranslated. A fuzzy
+guess of makemessages is replaced when the file translates its msgid.
 Plural forms are left to hand editing.
 """
 
@@ -35,6 +36,14 @@ def fill(translations: dict[str, str]) -> list[str]:
             continue
         msgid = _unquote(m.group(1).strip().splitlines())
         msgstr = _unquote(s.group(1).strip().splitlines())
+        # makemessages guesses a translation from a similar msgid and marks it fuzzy; a
+        # translation given in the file replaces the guess.
+        fuzzy = "#, fuzzy" in block
+        if fuzzy and msgid in translations:
+            block = re.sub(r"^#\| .*\n", "", block, flags=re.M)
+            s = re.search(r'^msgstr ((?:".*"\n?)+)', block, re.M)
+            assert s is not None
+            msgstr = ""
         if msgid and not msgstr:
             if msgid in translations:
                 block = (
@@ -44,7 +53,7 @@ def fill(translations: dict[str, str]) -> list[str]:
                     + ("\n" if s.group(1).endswith("\n") else "")
                     + block[s.end() :]
                 )
-                block = block.replace("#, fuzzy\n", "")
+                block = block.replace("#, fuzzy\n", "").replace("#, fuzzy, ", "#, ")
             else:
                 missing.append(msgid)
         out.append(block)

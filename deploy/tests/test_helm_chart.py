@@ -105,6 +105,7 @@ def test_production_values_lint_clean(production: Render) -> None:
         ),
         ({"postgresql": {"enabled": False}}, "external.postgresql.existingSecret"),
         ({"secrets": {"existingSecret": ""}}, "secrets.existingSecret must name a Secret"),
+        ({"config": {"trustedProxies": []}}, "config.trustedProxies must list the network"),
         ({"ldap": {"enabled": True, "serverUri": "ldaps://dc1:636"}}, "ldap.userSearchBase"),
     ],
 )
@@ -150,6 +151,7 @@ def test_llm_backends_list_every_replica_by_its_pod_name(
     for index, entry in enumerate(backends):
         validate_entry(entry, index)  # the gateway's own check of LLM_BACKENDS
         assert "enabled" not in entry  # an admin's "disabled" survives restarts
+        assert entry["base_model"] is False and entry["development"] is False  # instruct models
 
 
 def test_vllm_api_key_reaches_the_portal_from_the_secret_only(production: Render) -> None:
@@ -370,3 +372,42 @@ def test_alert_rules_pass_promtool_and_fire_when_a_server_is_lost(
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_portal_metrics_limited_to_prometheus(default: Render, production: Render) -> None:
+    """METRICS_ALLOWED_NETWORKS by default; with secrets.keys.metricsToken the token is a
+    file from the Secret and the ServiceMonitor sends it."""
+    assert configmap_env(default)["METRICS_ALLOWED_NETWORKS"] == "10.111.0.0/16"
+    assert env_value(container(default.one("Deployment", "portal")), "METRICS_TOKEN_FILE") is None
+    web = container(production.one("Deployment", "portal"))
+    assert env_value(web, "METRICS_TOKEN_FILE") == "/run/secrets/opsdesk/metrics-token"
+    monitor = production.one("ServiceMonitor", "portal")
+    auth = monitor["spec"]["endpoints"][0]["authorization"]
+    assert auth == {
+        "type": "Bearer",
+        "credentials": {"name": "opsdesk-secrets", "key": "metrics-token"},
+    }
+
+
+def test_messenger_secrets_reach_portal_and_workers_as_files_only(
+    default: Render, production: Render
+) -> None:
+    files = {
+        "SLACK_SIGNING_SECRET_FILE",
+        "SLACK_BOT_TOKEN_FILE",
+        "MATTERMOST_BOT_TOKEN_FILE",
+        "MATTERMOST_COMMAND_TOKEN_FILE",
+        "MATTERMOST_WEBHOOK_TOKEN_FILE",
+    }
+    # The webhook runs in the portal, the answer in a Celery worker: both need them.
+    for name in ("portal", "worker"):
+        env = {e["name"] for e in container(production.one("Deployment", name))["env"]}
+        assert files <= env, name
+        assert not files & {e["name"] for e in container(default.one("Deployment", name))["env"]}
+    config = configmap_env(production)
+    assert config["MATTERMOST_URL"] == "https://mattermost.corp.example"
+    assert config["SLACK_RESPONSE_URL_PREFIXES"] == "https://hooks.slack.com/"
+    assert not any(
+        key.startswith(("SLACK", "MATTERMOST")) and key.endswith(("_TOKEN", "_SECRET"))
+        for key in config
+    )

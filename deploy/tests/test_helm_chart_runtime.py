@@ -43,6 +43,10 @@ NOT_SET_BY_CHART = {
     "QDRANT_PATH": "local mode; the chart always gives QDRANT_URL",
     "QDRANT_ENGINE": "embedded engines only; the chart always gives QDRANT_URL",
     "KNOWLEDGE_JOBS_INLINE": "tests and commands: the chart runs index jobs in Celery workers",
+    "SCENARIO_TOOL_USER": "a portal started as root only; the chart's pods never run as root",
+    "SCENARIO_TOOL_TMP": "the pod's own temporary directory is the right place",
+    "ALERT_JOBS_INLINE": "tests and commands: the chart processes alerts in Celery workers",
+    "ALERT_SECRET_KEY": "set from secrets.keys.alertSecretKey when given; else derived",
 }
 
 
@@ -146,6 +150,10 @@ def test_portal_worker_poller_and_migrations(default: Render) -> None:
     assert portal["spec"]["replicas"] >= 2
     assert web["command"][:4] == ["python", "-m", "uvicorn", "portal.asgi:application"]
     assert "--ws=websockets-sansio" in web["command"]
+    # uvicorn believes no forwarded header; the portal does, from TRUSTED_PROXIES only.
+    assert "--no-proxy-headers" in web["command"]
+    assert not [a for a in web["command"] if a.startswith(("--forwarded", "--proxy-headers"))]
+    assert default.one("ConfigMap", "config")["data"]["TRUSTED_PROXIES"] == "10.111.0.0/16"
     assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert web["livenessProbe"]["httpGet"]["path"] == "/healthz"
     # Probes and Prometheus send the pod IP as Host: the portal must accept it.
@@ -174,6 +182,7 @@ def test_portal_worker_poller_and_migrations(default: Render) -> None:
     assert container(job)["command"] == ["python", "manage.py", "migrate", "--noinput"]
     cron = default.one("CronJob", "scheduler")
     assert container(cron)["command"][-1] == "knowledge.sync_due_sources"
+    assert container(cron, "queue-alert-sweep")["command"][-1] == "alert_triage.sweep"
     for obj in app_workloads(default):
         if obj["kind"] == "Deployment":
             first = pod_spec(obj)["initContainers"][0]

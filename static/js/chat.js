@@ -2,7 +2,10 @@
 //
 // Every piece of HTML inserted here was rendered and sanitized by the server (message
 // blocks, "render" and "catchup" frames). Text still arriving is shown with textContent, so
-// nothing a model writes is ever parsed as HTML by this script.
+// nothing a model writes is ever parsed as HTML by this script. The frames of answers being
+// written are applied by answer-stream.js, shared with the scenario pages.
+
+import { AnswerStreams, addCopyButtons as copyButtons } from "./answer-stream.js";
 
 const root = document.getElementById("chat");
 const list = document.getElementById("messages");
@@ -21,22 +24,14 @@ let socket = null;
 let retries = 0;
 let closedForGood = false;
 let queued = [];
-// Per answer being written: the text so far, the last frame number applied, how much of the
-// text the last server-rendered HTML covers, and frames that arrived ahead of a gap.
-const streams = new Map();
+const streams = new AnswerStreams({
+  element,
+  resync: (id) => send({ type: "resync", message_id: id }),
+});
 
 function showNotice(message) {
   notice.textContent = message;
   notice.hidden = !message;
-}
-
-function streamFor(id) {
-  let s = streams.get(id);
-  if (!s) {
-    s = { seq: null, text: "", chars: 0, ahead: new Map(), gapTimer: null };
-    streams.set(id, s);
-  }
-  return s;
 }
 
 function element(id) {
@@ -56,35 +51,6 @@ function placeBlock(id, html) {
   return node;
 }
 
-function showTail(id) {
-  const s = streams.get(id);
-  const node = element(id);
-  if (!s || !node) return;
-  const tail = node.querySelector(".tail");
-  if (tail) tail.textContent = s.text.slice(s.chars);
-  node.querySelector(".waiting")?.remove();
-}
-
-function applyDelta(id, s, frame) {
-  s.text += frame.text;
-  s.seq = frame.seq;
-}
-
-function drainAhead(id, s) {
-  while (s.ahead.has(s.seq + 1)) {
-    const next = s.ahead.get(s.seq + 1);
-    s.ahead.delete(s.seq + 1);
-    applyDelta(id, s, next);
-  }
-  for (const seq of s.ahead.keys()) if (seq <= s.seq) s.ahead.delete(seq);
-  clearTimeout(s.gapTimer);
-  s.gapTimer = null;
-  if (s.ahead.size) {
-    // A frame is missing (it fell between a catch-up and the live stream): ask again.
-    s.gapTimer = setTimeout(() => send({ type: "resync", message_id: id }), 1000);
-  }
-}
-
 const handlers = {
   message(frame) {
     placeBlock(frame.message_id, frame.html);
@@ -92,52 +58,22 @@ const handlers = {
     scrollDown();
   },
   catchup(frame) {
-    const s = streamFor(frame.message_id);
-    if (s.seq !== null && frame.seq < s.seq) return;
-    s.text = frame.text;
-    s.seq = frame.seq;
-    s.chars = frame.chars;
-    const node = element(frame.message_id);
-    const body = node?.querySelector(".answer-html");
-    if (body) body.innerHTML = frame.html;
-    drainAhead(frame.message_id, s);
-    showTail(frame.message_id);
+    streams.catchup(frame);
     setBusy(true);
   },
   delta(frame) {
-    const s = streamFor(frame.message_id);
-    if (s.seq === null) {
-      // No baseline yet: a frame-0 start means the answer begins here.
-      if (frame.seq !== 1) {
-        s.ahead.set(frame.seq, frame);
-        return;
-      }
-      s.seq = 0;
-    }
-    if (frame.seq <= s.seq) return; // already have it
-    if (frame.seq === s.seq + 1) applyDelta(frame.message_id, s, frame);
-    else s.ahead.set(frame.seq, frame);
-    drainAhead(frame.message_id, s);
-    showTail(frame.message_id);
+    streams.delta(frame);
     scrollDown();
   },
   render(frame) {
-    const s = streamFor(frame.message_id);
-    if (s.seq === null || frame.seq > s.seq) return; // HTML for text we do not have yet
-    const body = element(frame.message_id)?.querySelector(".answer-html");
-    if (!body) return;
-    body.innerHTML = frame.html;
-    s.chars = frame.chars;
-    showTail(frame.message_id);
+    streams.render(frame);
   },
   meta(frame) {
     const meta = element(frame.message_id)?.querySelector(".msg-meta");
     if (meta) meta.textContent = frame.model + " · " + frame.tier;
   },
   done(frame) {
-    const s = streams.get(frame.message_id);
-    if (s) clearTimeout(s.gapTimer);
-    streams.delete(frame.message_id);
+    streams.finished(frame.message_id);
     placeBlock(frame.message_id, frame.html);
     setBusy(streams.size > 0);
     scrollDown();
@@ -175,8 +111,7 @@ function connect() {
     retries = 0;
     showNotice("");
     // Anything the server had sent us before is superseded by the catch-up that follows.
-    for (const [, s] of streams) clearTimeout(s.gapTimer);
-    streams.clear();
+    streams.reset();
     // An answer shown as streaming may have finished while we were away: ask about each
     // (the server answers with a catch-up if it still streams, or with its final block).
     for (const node of list.querySelectorAll('.msg-assistant[data-status="streaming"]')) {
@@ -260,33 +195,7 @@ async function submit(event) {
 }
 
 function addCopyButtons(scope) {
-  for (const pre of scope.querySelectorAll(".answer pre")) {
-    if (pre.parentElement.classList.contains("codeblock")) continue;
-    const wrap = document.createElement("div");
-    wrap.className = "codeblock";
-    pre.replaceWith(wrap);
-    wrap.appendChild(pre);
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "copy";
-    button.textContent = text("Copy");
-    button.addEventListener("click", async () => {
-      const code = pre.innerText;
-      try {
-        await navigator.clipboard.writeText(code);
-      } catch {
-        const area = document.createElement("textarea");
-        area.value = code;
-        document.body.appendChild(area);
-        area.select();
-        document.execCommand("copy");
-        area.remove();
-      }
-      button.textContent = text("Copied");
-      setTimeout(() => (button.textContent = text("Copy")), 1500);
-    });
-    wrap.appendChild(button);
-  }
+  copyButtons(scope, ".answer pre", { copy: text("Copy"), copied: text("Copied") });
 }
 
 form.addEventListener("submit", submit);

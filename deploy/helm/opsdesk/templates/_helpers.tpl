@@ -91,7 +91,7 @@ true
 {{- $sts := include "opsdesk.vllm.name" (dict "root" $root "tier" $tierName) -}}
 {{- range $i := until (int $tier.replicas) -}}
 {{- $url := printf "http://%s-%d.%s.%s:%d/v1" $sts $i $sts (include "opsdesk.svcDomain" $root) (int $root.Values.vllm.port) -}}
-{{- $entry := dict "name" (printf "%s-%d" $tierName $i) "url" $url "model" $tier.servedModelName "tier" $tierName -}}
+{{- $entry := dict "name" (printf "%s-%d" $tierName $i) "url" $url "model" $tier.servedModelName "tier" $tierName "base_model" (eq (toString $tier.baseModel) "true") "development" (eq (toString $tier.development) "true") -}}
 {{- if $root.Values.vllm.apiKey.enabled -}}
 {{- $_ := set $entry "api_key" "$(OPSDESK_VLLM_API_KEY)" -}}
 {{- end -}}
@@ -152,13 +152,48 @@ true
 - name: LLM_SECRET_KEY_FILE
   value: {{ printf "%s/%s" $dir $keys.llmSecretKey | quote }}
 {{- end }}
+{{- if $keys.alertSecretKey }}
+- name: ALERT_SECRET_KEY_FILE
+  value: {{ printf "%s/%s" $dir $keys.alertSecretKey | quote }}
+{{- end }}
 {{- if and .Values.ldap.enabled .Values.ldap.bindDn }}
 - name: LDAP_BIND_PASSWORD_FILE
   value: {{ printf "%s/%s" $dir $keys.ldapBindPassword | quote }}
 {{- end }}
+{{- if .Values.oidc.enabled }}
+- name: OIDC_CLIENT_SECRET_FILE
+  value: {{ printf "%s/%s" $dir $keys.oidcClientSecret | quote }}
+{{- end }}
+{{- $m := .Values.messenger }}
+{{- if $m.slack.enabled }}
+- name: SLACK_SIGNING_SECRET_FILE
+  value: {{ printf "%s/%s" $dir $keys.slackSigningSecret | quote }}
+- name: SLACK_BOT_TOKEN_FILE
+  value: {{ printf "%s/%s" $dir $keys.slackBotToken | quote }}
+{{- end }}
+{{- if $m.mattermost.enabled }}
+- name: MATTERMOST_BOT_TOKEN_FILE
+  value: {{ printf "%s/%s" $dir $keys.mattermostBotToken | quote }}
+{{- if $m.mattermost.slashCommand }}
+- name: MATTERMOST_COMMAND_TOKEN_FILE
+  value: {{ printf "%s/%s" $dir $keys.mattermostCommandToken | quote }}
+{{- end }}
+{{- if $m.mattermost.outgoingWebhook }}
+- name: MATTERMOST_WEBHOOK_TOKEN_FILE
+  value: {{ printf "%s/%s" $dir $keys.mattermostWebhookToken | quote }}
+{{- end }}
+{{- end }}
 {{- if include "opsdesk.qdrantApiKey" . }}
 - name: QDRANT_API_KEY_FILE
   value: {{ printf "%s/%s" $dir $keys.qdrantApiKey | quote }}
+{{- end }}
+{{- if $keys.metricsToken }}
+- name: METRICS_TOKEN_FILE
+  value: {{ printf "%s/%s" $dir $keys.metricsToken | quote }}
+{{- end }}
+{{- if .Values.config.scenarios.opensearchUsername }}
+- name: OPENSEARCH_PASSWORD_FILE
+  value: {{ printf "%s/%s" $dir $keys.opensearchPassword | quote }}
 {{- end }}
 {{- if .Values.postgresql.enabled }}
 - name: OPSDESK_DB_PASSWORD
@@ -225,11 +260,36 @@ true
       {{- if $keys.llmSecretKey }}
       - {key: {{ $keys.llmSecretKey }}, path: {{ $keys.llmSecretKey }}}
       {{- end }}
+      {{- if $keys.alertSecretKey }}
+      - {key: {{ $keys.alertSecretKey }}, path: {{ $keys.alertSecretKey }}}
+      {{- end }}
       {{- if and .Values.ldap.enabled .Values.ldap.bindDn }}
       - {key: {{ $keys.ldapBindPassword }}, path: {{ $keys.ldapBindPassword }}}
       {{- end }}
+      {{- if .Values.oidc.enabled }}
+      - {key: {{ $keys.oidcClientSecret }}, path: {{ $keys.oidcClientSecret }}}
+      {{- end }}
+      {{- if .Values.messenger.slack.enabled }}
+      - {key: {{ $keys.slackSigningSecret }}, path: {{ $keys.slackSigningSecret }}}
+      - {key: {{ $keys.slackBotToken }}, path: {{ $keys.slackBotToken }}}
+      {{- end }}
+      {{- if .Values.messenger.mattermost.enabled }}
+      - {key: {{ $keys.mattermostBotToken }}, path: {{ $keys.mattermostBotToken }}}
+      {{- if .Values.messenger.mattermost.slashCommand }}
+      - {key: {{ $keys.mattermostCommandToken }}, path: {{ $keys.mattermostCommandToken }}}
+      {{- end }}
+      {{- if .Values.messenger.mattermost.outgoingWebhook }}
+      - {key: {{ $keys.mattermostWebhookToken }}, path: {{ $keys.mattermostWebhookToken }}}
+      {{- end }}
+      {{- end }}
       {{- if include "opsdesk.qdrantApiKey" . }}
       - {key: {{ $keys.qdrantApiKey }}, path: {{ $keys.qdrantApiKey }}}
+      {{- end }}
+      {{- if $keys.metricsToken }}
+      - {key: {{ $keys.metricsToken }}, path: {{ $keys.metricsToken }}}
+      {{- end }}
+      {{- if .Values.config.scenarios.opensearchUsername }}
+      - {key: {{ $keys.opensearchPassword }}, path: {{ $keys.opensearchPassword }}}
       {{- end }}
 - name: var
   {{- if .Values.var.persistence.enabled }}

@@ -27,6 +27,9 @@
 {{- fail (printf "ldap.groupType must be groupOfNames, groupOfUniqueNames, posixGroup or activeDirectory, got %q" $v.ldap.groupType) -}}
 {{- end -}}
 {{- end -}}
+{{- if and (not $v.config.trustedProxies) (or $v.haproxy.enabled $v.ingress.enabled $v.config.behindTlsProxy) -}}
+{{- fail "config.trustedProxies must list the network of HAProxy and the Ingress controller pods: the portal believes X-Forwarded-For and X-Forwarded-Proto from nobody else (sign-in lockout, audit log, https)" -}}
+{{- end -}}
 {{- if lt (int $v.portal.replicas) 1 -}}
 {{- fail "portal.replicas must be at least 1" -}}
 {{- end -}}
