@@ -144,6 +144,19 @@ async def chat_answer(web: httpx.Client, base: str, question: str) -> dict[str, 
     return {"shown": shown, "conversation": conversation, "status": done.get("status", "")}
 
 
+def asked_again_counts(base: str) -> dict[str, int]:
+    """The portal's own count of answers withheld and asked again, by path (its /metrics)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts: Counter[str] = Counter()
+    for family in text_string_to_metric_families(httpx.get(f"{base}/metrics").text):
+        for sample in family.samples:
+            verdict = sample.labels.get("verdict", "")
+            if sample.name == "opsdesk_llm_guarded_answers_total" and "asked again" in verdict:
+                counts[f"{sample.labels['purpose']}:{verdict}"] += int(sample.value)
+    return dict(counts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--var", type=Path, help="the portal's directory (default: a new one)")
@@ -169,6 +182,7 @@ def main() -> None:
                 f"search={search['type']}/{search['echo'] or 'ok'}  {question}",
                 flush=True,
             )
+        asked_again = asked_again_counts(base)
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(30)
@@ -214,6 +228,9 @@ def main() -> None:
             else None
             for k, c in verdicts.items()
         },
+        # Answers nobody saw (withheld or empty) after which the model was asked once more;
+        # the verdicts above are those of the answers the readers got.
+        "asked_again": asked_again,
         "answers_showing_scaffold": len(shown_scaffold),
         "showing_scaffold": shown_scaffold,
         "chat_footer_says_development": sum(r["chat"]["development"] for r in rows),

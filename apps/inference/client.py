@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from apps.inference import metrics, routing, state
 from apps.inference.backends import BackendConfig
-from apps.inference.guard import EchoGuard
+from apps.inference.guard import NO_ANSWER, EchoGuard
 from apps.inference.limits import Slot
 from apps.inference.models import AUTO, LLMCall
 from apps.inference.prompts import BASE_FREQUENCY_PENALTY, BASE_STOP, Prompt, as_prompt
@@ -254,6 +254,14 @@ def _request(
     return "chat/completions", {**common, "messages": prompt.messages}
 
 
+# A weak model that repeats its prompt or writes nothing often answers when asked once more
+# with more randomness: nothing of such an answer was shown, so the reader loses only the
+# time. On the dev gemma-3-270m about a third of search answers were withheld or empty at
+# the default temperature (docs/benchmarks.md, "Prompt echoes").
+ECHO_RETRIES = 1
+RETRY_TEMPERATURE = 0.8
+
+
 async def stream(
     request: Prompt | list[dict[str, str]],
     *,
@@ -344,35 +352,54 @@ async def stream(
                 "development": backend.development,
             }
             guard = call.guard
-            batch: list[dict[str, Any]] | None = first
-            while batch is not None:
-                texts = [text for chunk in batch for text in _take(call, chunk)]
-                if texts:
-                    if call.first_token_at is None:
-                        call.first_token_at = time.perf_counter()
-                    call.chunks += len(texts)
-                    text = "".join(texts)
-                    # The guard holds back what it has not judged yet (guard.py).
-                    shown = guard.feed(text) if guard is not None else text
-                    if shown:
-                        yield {"type": "token", "text": shown}
-                    if guard is not None and guard.done:
-                        # An echo: nothing more of this answer will be shown, so the model
-                        # stops writing it (closing the stream aborts the request).
-                        call.finish_reason = call.finish_reason or "stop"
+            retries = ECHO_RETRIES
+            while True:
+                batch: list[dict[str, Any]] | None = first
+                while batch is not None:
+                    texts = [text for chunk in batch for text in _take(call, chunk)]
+                    if texts:
+                        if call.first_token_at is None:
+                            call.first_token_at = time.perf_counter()
+                        call.chunks += len(texts)
+                        text = "".join(texts)
+                        # The guard holds back what it has not judged yet (guard.py).
+                        shown = guard.feed(text) if guard is not None else text
+                        if shown:
+                            yield {"type": "token", "text": shown}
+                        if guard is not None and guard.done:
+                            # An echo: nothing more of this answer will be shown, so the
+                            # model stops writing it (closing the stream aborts the request).
+                            call.finish_reason = call.finish_reason or "stop"
+                            break
+                        if pace is not None:
+                            upstream.hold()
+                            await asyncio.sleep(pace())
+                    try:
+                        batch = await upstream.batch()
+                    except Exception as exc:
+                        error = describe(exc)
                         break
-                    if pace is not None:
-                        upstream.hold()
-                        await asyncio.sleep(pace())
-                try:
-                    batch = await upstream.batch()
-                except Exception as exc:
-                    error = describe(exc)
+                rest = guard.finish() if guard is not None else ""
+                if guard is None or guard.verdict not in NO_ANSWER or error or not retries:
                     break
-            if guard is not None:
-                rest = guard.finish()
-                if rest:
-                    yield {"type": "token", "text": rest}
+                # Nothing of this answer was shown: ask once more (ECHO_RETRIES).
+                retries -= 1
+                metrics.GUARDED.labels(purpose, f"{guard.verdict} (asked again)").inc()
+                await upstream.close()
+                endpoint, body = _request(backend, prompt, max_tokens, RETRY_TEMPERATURE)
+                try:
+                    upstream = await open_stream(backend, body, endpoint)
+                    first = await upstream.batch()
+                except Exception:
+                    break  # the first verdict stands
+                if first is None:
+                    break
+                guard = call.guard = EchoGuard(prompt)
+                # The reader waited for this answer from the start: its first token is the
+                # first they see.
+                call.finish_reason, call.first_token_at, call.chunks = "", None, 0
+            if rest:
+                yield {"type": "token", "text": rest}
             if not error and not call.finish_reason:
                 error = "the stream ended before the answer was finished"
         finally:

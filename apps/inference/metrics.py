@@ -23,7 +23,8 @@ TOKENS = Counter("opsdesk_llm_tokens_total", "Tokens through the gateway", ["bac
 GUARDED = Counter(
     "opsdesk_llm_guarded_answers_total",
     "Grounded answers checked for prompt echoes, by purpose and verdict: ok, cut (shown up "
-    "to where the echo began) or withheld (replaced by a note)",
+    "to where the echo began), withheld (replaced by a note) or empty; 'withheld (asked "
+    "again)' and 'empty (asked again)' count answers nobody saw, followed by a second try",
     ["purpose", "verdict"],
 )
 FAILOVERS = Counter(

@@ -256,28 +256,40 @@ def _chat_reloaded(page: Any, answer: str, sources: list[str]) -> None:
 
 
 def _search(page: Any, portal: Portal) -> None:
-    page.goto(f"{portal.base}/search/")
-    page.fill("input[name=q]", SEARCH)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
-    results = page.locator(".search-results li.card")
-    assert results.count(), f"no results for «{SEARCH}»"
+    # The dev model's answer is sometimes withheld by the echo guard even after the portal
+    # asked it twice (about 3 in 100 search answers, docs/benchmarks.md): the page then says
+    # so, and a person searches again.
     box = page.locator("#answer .answer-text")
-    assert box.count(), f"no answer is being written for «{SEARCH}»: {_shown_errors(page)}"
-    # The placeholder is replaced by the first token; then the text grows.
-    lengths = _growth(
-        lambda: "" if box.locator(".muted").count() else box.inner_text().strip(),
-        FIRST_TOKEN_SECONDS,
-    )
-    assert len(lengths) > 1, (
-        f"no streamed answer within {FIRST_TOKEN_SECONDS} s of searching «{SEARCH}» "
-        f"(lengths seen: {lengths})"
-    )
     card = page.locator("#answer")
-    page.locator("#answer[data-outcome]").wait_for(timeout=ANSWER_SECONDS * 1000)
-    outcome = card.get_attribute("data-outcome")
-    assert outcome == "complete", f"the answer ended as «{outcome}»: {card.inner_text()[-300:]!r}"
-    assert not _shown_errors(page), f"the answer ended with {_shown_errors(page)}"
+    for attempt in range(2):
+        page.goto(f"{portal.base}/search/")
+        page.fill("input[name=q]", SEARCH)
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        results = page.locator(".search-results li.card")
+        assert results.count(), f"no results for «{SEARCH}»"
+        assert box.count(), f"no answer is being written for «{SEARCH}»: {_shown_errors(page)}"
+        # The placeholder is replaced by the first token; then the text grows.
+        lengths = _growth(
+            lambda: "" if box.locator(".muted").count() else box.inner_text().strip(),
+            FIRST_TOKEN_SECONDS,
+        )
+        if not lengths and attempt == 0:
+            page.locator("#answer[data-outcome]").wait_for(timeout=ANSWER_SECONDS * 1000)
+            note = card.locator(".echo-note")
+            if card.get_attribute("data-echo") in ("withheld", "empty") and note.count():
+                continue
+        assert len(lengths) > 1, (
+            f"no streamed answer within {FIRST_TOKEN_SECONDS} s of searching «{SEARCH}» "
+            f"(lengths seen: {lengths}; the card reads {card.inner_text()[-300:]!r})"
+        )
+        page.locator("#answer[data-outcome]").wait_for(timeout=ANSWER_SECONDS * 1000)
+        outcome = card.get_attribute("data-outcome")
+        assert outcome == "complete", (
+            f"the answer ended as «{outcome}»: {card.inner_text()[-300:]!r}"
+        )
+        assert not _shown_errors(page), f"the answer ended with {_shown_errors(page)}"
+        return
 
 
 def _links(page: Any, selector: str) -> list[tuple[str, str]]:

@@ -8,9 +8,8 @@ from contextlib import aclosing
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY
 
-from apps.inference import client, guard, prompts
+from apps.inference import client, guard, metrics, prompts
 from apps.inference.prompts import Prompt
 from apps.knowledge.search import prompting
 from apps.knowledge.search.retrieval import Hit
@@ -187,28 +186,36 @@ def test_an_unguarded_prompt_is_not_checked() -> None:
 @pytest.mark.django_db(transaction=True)
 async def test_the_real_dev_model_never_streams_its_prompt(vllm: str, settings: Any) -> None:
     """Through the chat template (as an instruct backend would be asked) the dev model echoes
-    the rules; the client sends none of it, records the verdict and counts it."""
+    the rules at temperature 0. The client sends none of it, asks once more at a higher
+    temperature, and counts both verdicts; whatever the second answer is, no prompt reaches
+    the reader and the verdict recorded is the one of the answer the reader got."""
     from asgiref.sync import sync_to_async
 
     from apps.inference.backends import sync_from_settings
     from apps.inference.models import Backend, LLMCall
 
+    def counted(verdict: str) -> float:
+        # The counter itself, not the whole registry: some collectors query the database,
+        # which an async test may not do from its event loop.
+        labels = {"purpose": "guard-test", "verdict": verdict}
+        samples = [s for family in metrics.GUARDED.collect() for s in family.samples]
+        return sum(s.value for s in samples if s.name.endswith("_total") and s.labels == labels)
+
     await sync_to_async(sync_from_settings)()
     await Backend.objects.filter(name="cpu-live").aupdate(base_model=False)
     await Backend.objects.exclude(name="cpu-live").aupdate(enabled=False)
-    labels = {"purpose": "guard-test", "verdict": "withheld"}
-    before = REGISTRY.get_sample_value("opsdesk_llm_guarded_answers_total", labels) or 0.0
+    verdicts = ("ok", *guard.NO_ANSWER, *(f"{v} (asked again)" for v in guard.NO_ANSWER))
+    before = {v: counted(v) for v in verdicts}
     events = client.stream(OTEL, tier="fast", purpose="guard-test", max_tokens=60, temperature=0)
     async with aclosing(events):
         seen = [e async for e in events]
     text = "".join(e["text"] for e in seen if e["type"] == "token")
     end: Any = seen[-1]
     assert "Opsdesk" not in text and "<<<" not in text and "Answer ONLY" not in text
-    assert end["outcome"] == "complete" and end["echo"] in guard.NO_ANSWER, (end, text)
-    assert end["development"] is True
+    assert end["outcome"] == "complete" and end["development"] is True
+    grown = {v: counted(v) - before[v] for v in verdicts}
+    assert sum(grown[f"{v} (asked again)"] for v in guard.NO_ANSWER) == 1, grown
+    assert grown[end["echo"] or "ok"] == 1, grown
+    assert bool(text.strip()) == (end["echo"] not in guard.NO_ANSWER), (end, text)
     row = await LLMCall.objects.aget(pk=end["call_id"])
     assert row.echo == end["echo"]
-    after = REGISTRY.get_sample_value(
-        "opsdesk_llm_guarded_answers_total", {**labels, "verdict": end["echo"]}
-    )
-    assert (after or 0.0) >= before + 1
