@@ -101,6 +101,8 @@ class _Gate:
     unanswerable: int = 0
     refused: int = 0
     by_lang: dict[str, list[int]] = field(default_factory=dict)  # lang -> [ans, ansd, un, ref]
+    # Per question: language, answerable, the best relevance the rule looks at.
+    scores: list[tuple[str, bool, float]] = field(default_factory=list)
 
     def add(self, lang: str, answerable: bool, relevant: bool) -> None:
         counts = self.by_lang.setdefault(lang, [0, 0, 0, 0])
@@ -128,7 +130,30 @@ class _Gate:
                 lang: {"answered": rate(c[1], c[0]), "refused": rate(c[3], c[2])}
                 for lang, c in sorted(self.by_lang.items())
             },
+            "sweep": self.sweep(),
         }
+
+    def sweep(self) -> list[dict[str, Any]]:
+        """Answered and refused rates had KNOWLEDGE_MIN_RELEVANCE been each of 0.20-0.80:
+        what calibrating the rule on a set needs."""
+        rows = []
+        for step in range(20, 81, 5):
+            threshold = step / 100
+            row: dict[str, Any] = {"threshold": threshold}
+            for lang in ("all", *sorted(self.by_lang)):
+                mine = [(a, r) for q_lang, a, r in self.scores if lang in ("all", q_lang)]
+                can = [r for a, r in mine if a]
+                cannot = [r for a, r in mine if not a]
+                row[lang] = {
+                    "answered": round(sum(r >= threshold for r in can) / len(can), 3)
+                    if can
+                    else None,
+                    "refused": round(sum(r < threshold for r in cannot) / len(cannot), 3)
+                    if cannot
+                    else None,
+                }
+            rows.append(row)
+        return rows
 
 
 def evaluate(
@@ -156,6 +181,8 @@ def evaluate(
             hits = retrieval.search(user, question.q, k, mode=mode)
             if mode == "hybrid":
                 gate.add(question.lang, bool(question.doc), answering.is_relevant(hits))
+                best = max((h.relevance for h in hits[: answering.RELEVANT_AMONG]), default=0.0)
+                gate.scores.append((question.lang, bool(question.doc), best))
             if not question.doc:
                 continue
             rank = next((n for n, h in enumerate(hits, 1) if h.path == question.doc), None)

