@@ -245,7 +245,11 @@ KNOWLEDGE_MAX_ARCHIVE_MB = env_int("KNOWLEDGE_MAX_ARCHIVE_MB", 1024, minimum=1)
 EMBEDDING_BACKEND = env_str("EMBEDDING_BACKEND", "onnx-int8")
 if EMBEDDING_BACKEND not in ("torch", "onnx", "onnx-int8"):
     raise ImproperlyConfigured("EMBEDDING_BACKEND must be torch, onnx or onnx-int8")
-KNOWLEDGE_MIN_RELEVANCE = env_float("KNOWLEDGE_MIN_RELEVANCE", 0.5)
+# The relevance gate: below these the search page says nothing relevant was found and no
+# grounded answer calls the model. Russian questions have their own threshold (calibrated on
+# bench/eval/blind.jsonl with the default model; apps/knowledge/search/answering.py).
+KNOWLEDGE_MIN_RELEVANCE = env_float("KNOWLEDGE_MIN_RELEVANCE", 0.55)
+KNOWLEDGE_MIN_RELEVANCE_RU = env_float("KNOWLEDGE_MIN_RELEVANCE_RU", 0.4)
 # Run index jobs in the calling process and wait (commands, tests); see apps/knowledge/tasks.py.
 KNOWLEDGE_JOBS_INLINE = env_bool("KNOWLEDGE_JOBS_INLINE", False)
 # A running index job whose heartbeat (written every quarter of this) is older has lost its

@@ -73,7 +73,7 @@ def search(request: HttpRequest) -> HttpResponse:
             {"n": n, "hit": h, "snippet": highlight(h.text, query)}
             for n, h in enumerate(hits, start=1)
         ]
-        context["relevant"] = answering.is_relevant(hits)
+        context["relevant"] = answering.is_relevant(hits, query)
     return render(request, "knowledge/search.html", context)
 
 

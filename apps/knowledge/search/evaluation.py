@@ -180,7 +180,7 @@ def evaluate(
         for question in questions:
             hits = retrieval.search(user, question.q, k, mode=mode)
             if mode == "hybrid":
-                gate.add(question.lang, bool(question.doc), answering.is_relevant(hits))
+                gate.add(question.lang, bool(question.doc), answering.is_relevant(hits, question.q))
                 best = max((h.relevance for h in hits[: answering.RELEVANT_AMONG]), default=0.0)
                 gate.scores.append((question.lang, bool(question.doc), best))
             if not question.doc:

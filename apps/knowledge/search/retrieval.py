@@ -25,9 +25,6 @@ from apps.knowledge.store import qdrant
 from apps.knowledge.store.embeddings import get_embedder
 
 MAX_PER_DOCUMENT = 2
-# KNOWLEDGE_MIN_RELEVANCE's default: below it the best hits count as "nothing relevant found"
-# (the relevance rule of answers is answering.is_relevant).
-DEFAULT_MIN_RELEVANCE = 0.5
 # Added to the rank score of a chunk whose heading names an identifier the query names:
 # larger than any fused (RRF, < 0.1) or reranker score, so such sections come first.
 EXACT_SECTION_BONUS = 100.0

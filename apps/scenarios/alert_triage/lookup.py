@@ -177,7 +177,7 @@ class KnowledgeBase:
                 continue
             tried.add(key)
             tier, _index = preference(hit)
-            if tier == 2 and hit.relevance < answering.min_relevance():
+            if tier == 2 and hit.relevance < answering.min_relevance(query):
                 continue
             row = (
                 DocumentRow.objects.select_related("source")
