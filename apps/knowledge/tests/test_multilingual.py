@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from apps.knowledge.models import Collection
 from apps.knowledge.search import retrieval
 from apps.knowledge.store import qdrant
-from apps.knowledge.store.embeddings import USE_MULTILINGUAL, get_embedder
+from apps.knowledge.store.embeddings import BOTH, USE_MULTILINGUAL, BothEmbedder, get_embedder
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +81,16 @@ def test_russian_questions_find_english_pages_by_meaning(
         ["Сертификат истекает через неделю", "The certificate expires in a week", PAGES["roles.md"]]
     )
     assert float(ru @ en) > float(ru @ other) + 0.2
+
+
+def test_both_models_side_by_side_average_their_cosines() -> None:
+    both = get_embedder(BOTH)
+    assert isinstance(both, BothEmbedder)
+    minilm, use = both.parts
+    texts = ["OSD nearfull: rebalance the cluster", "OSD почти заполнен: перебалансировка"]
+    a, b = both.encode(texts)
+    assert both.dim == minilm.dim + use.dim == 896
+    assert abs(float(a @ a) - 1.0) < 1e-5
+    first, second = minilm.encode(texts), use.encode(texts)
+    mean = (float(first[0] @ first[1]) + float(second[0] @ second[1])) / 2
+    assert abs(float(a @ b) - mean) < 1e-5
