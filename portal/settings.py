@@ -390,7 +390,7 @@ LDAP_SERVER_URI = env_str("LDAP_SERVER_URI")
 LDAP_ADMIN_GROUPS = env_list("LDAP_ADMIN_GROUPS", [])
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend"]
 if LDAP_SERVER_URI:
-    from apps.accounts.ldap_config import ldap_settings
+    from portal.ldap_settings import ldap_settings
 
     globals().update(ldap_settings())
     AUTHENTICATION_BACKENDS.append("django_auth_ldap.backend.LDAPBackend")

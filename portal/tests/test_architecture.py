@@ -74,6 +74,14 @@ def test_the_library_imports_no_app_and_not_the_shell() -> None:
     assert broken == []
 
 
+def test_settings_are_built_without_importing_an_app() -> None:
+    """Settings load before the app registry: an app imported there would run before Django
+    is set up. Their helpers (portal/ldap_settings.py) live in the shell."""
+    modules = _imports(ROOT / "portal" / "settings.py")
+    assert "portal.ldap_settings" in modules  # the scan sees the lazy import inside the if
+    assert sorted(m for m in modules if m.startswith("apps.")) == []
+
+
 def test_the_library_has_no_models() -> None:
     assert not list((ROOT / "common").rglob("models.py"))
     assert not list((ROOT / "common").rglob("migrations"))
