@@ -55,8 +55,8 @@ def pg_connections(url: str) -> int:
 
     with psycopg.connect(url.replace("postgres://", "postgresql://", 1)) as conn:
         row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
         ).fetchone()
     return int(row[0]) if row else 0
 
