@@ -236,6 +236,13 @@ if QDRANT_ENGINE not in ("local", "edge"):
     raise ImproperlyConfigured("QDRANT_ENGINE must be local or edge")
 QDRANT_COLLECTION = env_str("QDRANT_COLLECTION", "opsdesk")
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "")  # empty: the packaged all-MiniLM-L6-v2
+# With EMBEDDING_MODEL=all-minilm-l6-v2+use-multilingual-v3: MiniLM's share (0..1) of an
+# English and of a Russian question's vector, the multilingual model having the rest
+# (docs/benchmarks.md, "Each language to its model").
+EMBEDDING_MINILM_SHARE_EN = env_float("EMBEDDING_MINILM_SHARE_EN", 1.0)
+EMBEDDING_MINILM_SHARE_RU = env_float("EMBEDDING_MINILM_SHARE_RU", 0.5)
+if not (0 <= EMBEDDING_MINILM_SHARE_EN <= 1 and 0 <= EMBEDDING_MINILM_SHARE_RU <= 1):
+    raise ImproperlyConfigured("EMBEDDING_MINILM_SHARE_EN and _RU must be between 0 and 1")
 RERANKER_MODEL = env_str("RERANKER_MODEL", "")  # empty: no cross-encoder reranking
 KNOWLEDGE_SECRET_KEY = env_secret("KNOWLEDGE_SECRET_KEY")
 KNOWLEDGE_MAX_FILE_MB = env_int("KNOWLEDGE_MAX_FILE_MB", 50, minimum=1)
@@ -248,6 +255,9 @@ if EMBEDDING_BACKEND not in ("torch", "onnx", "onnx-int8"):
 # The relevance gate: below these the search page says nothing relevant was found and no
 # grounded answer calls the model. Russian questions have their own threshold (calibrated on
 # bench/eval/blind.jsonl with the default model; apps/knowledge/search/answering.py).
+# Russian question words matched to the knowledge base's English words by the packaged
+# multilingual model (apps/knowledge/search/crosslingual.py).
+KNOWLEDGE_CROSSLINGUAL = env_bool("KNOWLEDGE_CROSSLINGUAL", True)
 KNOWLEDGE_MIN_RELEVANCE = env_float("KNOWLEDGE_MIN_RELEVANCE", 0.55)
 KNOWLEDGE_MIN_RELEVANCE_RU = env_float("KNOWLEDGE_MIN_RELEVANCE_RU", 0.4)
 # Run index jobs in the calling process and wait (commands, tests); see apps/knowledge/tasks.py.

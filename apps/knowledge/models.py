@@ -236,3 +236,18 @@ class GlossaryRevision(models.Model):
 
     def __str__(self) -> str:
         return f"glossary #{self.pk} ({self.sets} sets) by {self.author_name or '-'}"
+
+
+class EnglishWord(models.Model):
+    """An English word seen in indexed chunks, with its multilingual vector: what a Russian
+    question word is matched to (apps/knowledge/search/crosslingual.py). Learned while
+    indexing; never shown to a user."""
+
+    word = models.CharField(max_length=32, unique=True)
+    # Chunks it was seen in, counted up to crosslingual.MIN_CHUNKS only: a word seen once
+    # (a typo) is not a translation. A re-indexed chunk counts again: a sighting count.
+    chunks = models.PositiveSmallIntegerField(default=1)
+    vector = models.BinaryField()  # float16, use-multilingual-v3
+
+    def __str__(self) -> str:
+        return self.word

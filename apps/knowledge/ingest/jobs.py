@@ -29,7 +29,7 @@ from apps.knowledge.ingest.connectors import ConnectorError, DocRef, FetchError,
 from apps.knowledge.ingest.parsing import ParseError, parse
 from apps.knowledge.ingest.recovery import Heartbeat, stale_after
 from apps.knowledge.models import Collection, Document, IndexJob, Source
-from apps.knowledge.search import glossary
+from apps.knowledge.search import crosslingual, glossary
 from apps.knowledge.search.sparse import LATIN_TOKEN, document_vector, language
 from apps.knowledge.store import qdrant
 from apps.knowledge.store.embeddings import get_embedder
@@ -307,6 +307,7 @@ class JobRunner:
                 )
                 row += 1
         qdrant.upsert(self.collection, points)
+        crosslingual.learn(texts)
         for item in self.pending:
             key = qdrant.doc_key(self.source.pk, item.ref.external_id)
             qdrant.delete_document_tail(self.collection, key, len(item.chunks))

@@ -3,7 +3,9 @@
 Engineers ask in Russian jargon ("под в крашлупе", "кончились иноды") about documents written
 in English ("CrashLoopBackOff", "out of inodes"). Each entry is a set of synonyms; a query
 containing one of them also searches for the others, in the sparse (BM25) query always and in
-the dense query when the embedding model is English-only.
+the dense query when the embedding model is English-only. Russian words the glossary does not
+know are matched to English words of the knowledge base by a multilingual model
+(crosslingual.py); the glossary is the override.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from apps.knowledge.search import crosslingual
 from apps.knowledge.search.sparse import stem, terms
 
 CACHE_SECONDS = 30.0
+SYNONYM_WEIGHT = 0.6  # a synonym's weight in the sparse query (the query's own terms: 1.0)
 
 
 @dataclass(frozen=True)
@@ -68,18 +72,28 @@ def english_for(text: str) -> list[str]:
 
 
 def expand(query: str) -> tuple[dict[str, float], list[str]]:
-    """The query's weighted stemmed terms (originals 1.0, glossary synonyms 0.6) and the
-    English synonyms that matched, for the dense query."""
+    """The query's weighted stemmed terms (originals 1.0, synonyms 0.6) and the English
+    synonyms, for the dense query: the glossary's first, then the knowledge base's English
+    words for the Russian words it does not cover (crosslingual.py)."""
     base = terms(query)
     weighted: dict[str, float] = dict.fromkeys(base, 1.0)
     english: list[str] = []
+    covered: set[str] = set()
     for entry in _entries():
-        if not any(_contains(base, variant) for variant in entry.variants):
+        matched = [variant for variant in entry.variants if _contains(base, variant)]
+        if not matched:
             continue
+        for variant in matched:
+            covered.update(variant)
         for variant in entry.variants:
             for term in variant:
-                weighted.setdefault(term, 0.6)
+                weighted.setdefault(term, SYNONYM_WEIGHT)
         english.extend(s for s in entry.latin if s.lower() not in query.lower())
+    for word, _similarity in crosslingual.translate(query, covered):
+        for term in terms(word):
+            weighted.setdefault(term, crosslingual.WEIGHT)
+        if word not in english:
+            english.append(word)
     return weighted, english
 
 

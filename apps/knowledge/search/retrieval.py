@@ -22,7 +22,7 @@ from apps.knowledge.models import Collection, Source
 from apps.knowledge.search import glossary, sections
 from apps.knowledge.search.sparse import LATIN_TOKEN, language, query_vector, terms
 from apps.knowledge.store import qdrant
-from apps.knowledge.store.embeddings import get_embedder
+from apps.knowledge.store.embeddings import BothEmbedder, get_embedder
 
 MAX_PER_DOCUMENT = 2
 # Added to the rank score of a chunk whose heading names an identifier the query names:
@@ -109,14 +109,36 @@ def _lexical(weighted: dict[str, float], base: set[str], text: str) -> float:
     return min(1.0, (found + 0.6 * min(synonyms, len(base) - found)) / len(base))
 
 
-def dense_query(query: str, english: list[str]) -> str:
-    """The text embedded for the dense half. The default model is English-only: Cyrillic
-    only adds noise to its vector, so a Russian query is represented by its Latin words
-    (product names, error messages) plus the English glossary synonyms of its terms."""
-    if settings.EMBEDDING_MODEL or language(query) != "ru":
+def dense_query(query: str, english: list[str], english_only: bool | None = None) -> str:
+    """The text embedded for the dense half. An English-only model (the default) gets no
+    Cyrillic, which only adds noise to its vector: a Russian query is represented by its
+    Latin words (product names, error messages) plus the English glossary synonyms of its
+    terms."""
+    if english_only is None:
+        english_only = not settings.EMBEDDING_MODEL
+    if not english_only or language(query) != "ru":
         return f"{query} ({', '.join(english)})" if english else query
     parts = LATIN_TOKEN.findall(query) + english
     return " ".join(parts) if parts else query
+
+
+def query_embedding(model: str, query: str, english: list[str]) -> np.ndarray:
+    """The question's dense vector in the active collection's model. With both packaged
+    models side by side, each language leans on the model that reads it
+    (EMBEDDING_MINILM_SHARE_EN / _RU: MiniLM's share of the question's vector)."""
+    embedder = get_embedder(model)
+    if isinstance(embedder, BothEmbedder):
+        share = (
+            settings.EMBEDDING_MINILM_SHARE_RU
+            if language(query) == "ru"
+            else settings.EMBEDDING_MINILM_SHARE_EN
+        )
+        return embedder.encode_query(
+            dense_query(query, english, english_only=True),
+            dense_query(query, english, english_only=False),
+            share,
+        )
+    return embedder.encode([dense_query(query, english)])[0]
 
 
 def search(
@@ -146,8 +168,7 @@ def search(
         return []
     weighted, english = glossary.expand(query)
     base = set(terms(query))
-    dense_text = dense_query(query, english)
-    qvec = get_embedder(active.model).encode([dense_text])[0]
+    qvec = query_embedding(active.model, query, english)
     candidates = max(k * 5, 40)
     points = qdrant.hybrid_query(
         qdrant.alias(),

@@ -245,6 +245,19 @@ class BothEmbedder:
         both = np.hstack([part.encode(texts) for part in self.parts])
         return (both / np.sqrt(2)).astype(np.float32)
 
+    def encode_query(self, english_text: str, text: str, share: float) -> np.ndarray:
+        """One question's vector, weighted per language: MiniLM reads `english_text` with
+        weight `share` and the multilingual model reads `text` with the rest. Against a
+        stored chunk the dot product is share * MiniLM's cosine + (1 - share) * the
+        multilingual cosine (Qdrant ranks by direction alone), so each language leans on the
+        model that reads it; share 0.5 with the same text is encode()'s mean."""
+        share = min(1.0, max(0.0, share))
+        english, multi = self.parts
+        vector = np.concatenate(
+            [share * english.encode([english_text])[0], (1 - share) * multi.encode([text])[0]]
+        )
+        return (np.sqrt(2) * vector).astype(np.float32)
+
 
 _embedders: dict[tuple[str, str], Embedder | UseEmbedder | BothEmbedder] = {}
 _load_lock = threading.Lock()

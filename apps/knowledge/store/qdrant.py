@@ -205,6 +205,24 @@ def source_doc_keys(name: str, source_id: int) -> set[str]:
                 return keys
 
 
+def chunk_texts(name: str, page: int = 500) -> Iterator[list[str]]:
+    """Every chunk's heading and text, a page at a time (the lock is not held between pages)."""
+    offset = None
+    while True:
+        with locked() as qc:
+            if not qc.collection_exists(name):
+                return
+            points, offset = qc.scroll(
+                name, limit=page, offset=offset, with_payload=["title", "section", "text"]
+            )
+        yield [
+            " ".join(str((p.payload or {}).get(k, "")) for k in ("title", "section", "text"))
+            for p in points
+        ]
+        if offset is None:
+            return
+
+
 def optimize(name: str) -> None:
     """Let an embedded Qdrant Edge build its indexes after a job's writes (no-op elsewhere)."""
     with locked() as qc:

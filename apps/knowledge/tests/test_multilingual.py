@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -94,3 +95,117 @@ def test_both_models_side_by_side_average_their_cosines() -> None:
     first, second = minilm.encode(texts), use.encode(texts)
     mean = (float(first[0] @ first[1]) + float(second[0] @ second[1])) / 2
     assert abs(float(a @ b) - mean) < 1e-5
+
+
+# Pages whose words the seeded glossary does not cover, and Russian questions about them.
+TRANSLATABLE = {
+    "trim.md": "# Trim string\n\nRemoves leading and trailing whitespace from the value.\n",
+    "dedupe.md": "# Duplicate events\n\nDrops duplicate events that carry the same key.\n",
+    "defaults.md": "# Module defaults\n\nSets default values for module parameters once.\n",
+    "obfuscate.md": "# Masking\n\nMasks card numbers and email addresses with asterisks.\n",
+}
+TRANSLATED_QUESTIONS = {
+    "как обрезать пробелы в начале и в конце значения?": "trim.md",
+    "как выбросить дублирующиеся события?": "dedupe.md",
+    "где задать значения по умолчанию?": "defaults.md",
+    "как замаскировать номера карт?": "obfuscate.md",
+}
+
+
+def test_default_model_finds_english_pages_through_learned_english_words(
+    tmp_path: Path, ingest, admin_user: User, settings, monkeypatch
+) -> None:
+    """The English-only default model, no glossary line for these words: indexing learns the
+    pages' English words, and a Russian question's words are matched to them."""
+    from apps.knowledge.models import EnglishWord
+    from apps.knowledge.search import crosslingual
+
+    monkeypatch.setattr(crosslingual, "MIN_CHUNKS", 1)  # a few short pages: most words once
+    crosslingual.invalidate()
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for name, text in {**PAGES, **TRANSLATABLE}.items():
+        (pages / name).write_text(text)
+    ingest(pages, "english pages")
+    assert EnglishWord.objects.filter(word__in=["whitespace", "duplicate", "masks"]).count() == 3
+    # Identifiers and stopwords are not words to translate to.
+    assert not EnglishWord.objects.filter(word__in=["buffer_size", "the", "and"]).exists()
+
+    def first(question: str) -> str:
+        return retrieval.search(admin_user, question, k=5)[0].path
+
+    settings.KNOWLEDGE_CROSSLINGUAL = False
+    without = {q: first(q) for q in TRANSLATED_QUESTIONS}
+    settings.KNOWLEDGE_CROSSLINGUAL = True
+    crosslingual.invalidate()
+    with_words = {q: first(q) for q in TRANSLATED_QUESTIONS}
+    print(without, with_words)
+    assert with_words == TRANSLATED_QUESTIONS
+    assert sum(without[q] == page for q, page in TRANSLATED_QUESTIONS.items()) <= 2
+
+
+def test_both_models_lean_on_the_model_of_the_question_language() -> None:
+    both = get_embedder(BOTH)
+    assert isinstance(both, BothEmbedder)
+    minilm, use = both.parts
+    text = "OSD nearfull: rebalance the cluster"
+    chunk = both.encode([text])[0]
+    english, russian = "OSD nearfull rebalance", "OSD почти заполнен, перебалансировка"
+    ref_m = float(minilm.encode([english])[0] @ minilm.encode([text])[0])
+    ref_u = float(use.encode([russian])[0] @ use.encode([text])[0])
+    # share 1: MiniLM's cosine alone; share 0: the multilingual one's; between: the blend.
+    assert abs(float(both.encode_query(english, russian, 1.0) @ chunk) - ref_m) < 1e-4
+    assert abs(float(both.encode_query(english, russian, 0.0) @ chunk) - ref_u) < 1e-4
+    blend = float(both.encode_query(english, russian, 0.25) @ chunk)
+    assert abs(blend - (0.25 * ref_m + 0.75 * ref_u)) < 1e-4
+
+
+def test_a_pasted_page_is_not_translated_word_by_word(monkeypatch) -> None:
+    from apps.knowledge.search import crosslingual
+    from apps.knowledge.store import embeddings
+
+    asked: list[int] = []
+    real = embeddings.UseEmbedder.encode
+
+    def counting(self: Any, texts: list[str]) -> Any:
+        asked.append(len(texts))
+        return real(self, texts)
+
+    monkeypatch.setattr(embeddings.UseEmbedder, "encode", counting)
+    monkeypatch.setattr(
+        crosslingual._vocabulary, "get", lambda: (["whitespace"], use_row("whitespace"))
+    )
+    words = " ".join(f"слово{chr(0x430 + i % 32)}{chr(0x430 + i // 32 % 32)}" for i in range(3000))
+    crosslingual.translate(words + " пробелы")
+    assert asked and max(asked) <= crosslingual.MAX_WORDS
+
+
+def use_row(word: str) -> Any:
+    return get_embedder(USE_MULTILINGUAL).encode([word])
+
+
+def test_an_index_built_before_learning_learns_its_words_on_command(
+    tmp_path: Path, ingest, settings
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from apps.knowledge.models import EnglishWord
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for name, text in TRANSLATABLE.items():
+        (pages / name).write_text(text)
+    settings.KNOWLEDGE_CROSSLINGUAL = False
+    ingest(pages, "older index")
+    assert not EnglishWord.objects.exists()
+    settings.KNOWLEDGE_CROSSLINGUAL = True
+    out = StringIO()
+    call_command("knowledge", "words", stdout=out)
+    assert "4 chunks read" in out.getvalue()
+    assert EnglishWord.objects.filter(word__in=["whitespace", "duplicate", "masks"]).count() == 3
+    words = EnglishWord.objects.count()
+    call_command("knowledge", "words", stdout=out)  # again: nothing new
+    assert "0 new English words" in out.getvalue()
+    assert EnglishWord.objects.count() == words

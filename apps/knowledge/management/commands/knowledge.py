@@ -98,6 +98,12 @@ class Command(BaseCommand):
             "--mode", choices=["hybrid", "dense", "sparse"], help="one mode (default: all three)"
         )
 
+        sub.add_parser(
+            "words",
+            help="learn the English words of the chunks already indexed, for Russian "
+            "questions (index jobs learn them as they go; run once on an older index)",
+        )
+
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
             getattr(self, f"do_{opts['action']}")(opts)
@@ -170,3 +176,14 @@ class Command(BaseCommand):
         report = evaluation.evaluate(user, questions, k=opts["k"], modes=modes, on_miss=miss)
         self.stdout.write(json.dumps(report, ensure_ascii=False, indent=1))
         sys.stdout.flush()
+
+    def do_words(self, opts: dict[str, Any]) -> None:
+        from apps.knowledge.search import crosslingual
+
+        if not crosslingual.enabled():
+            raise CommandError("KNOWLEDGE_CROSSLINGUAL is off")
+        chunks = new = 0
+        for texts in qdrant.chunk_texts(qdrant.alias()):
+            chunks += len(texts)
+            new += crosslingual.learn(texts)
+        self.stdout.write(f"{chunks} chunks read, {new} new English words learned")
