@@ -37,6 +37,7 @@ MAX_WORDS = 40
 # A translation's weight in the sparse query (the question's own words: 1.0).
 WEIGHT = 0.6
 CACHE_SECONDS = 30.0
+MAX_MATCHED = 50_000  # Russian words whose matches are kept between questions
 
 _ENGLISH = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][a-z]{2,31}(?![A-Za-z0-9_])")
 _RUSSIAN = re.compile(r"[А-Яа-яЁё]{3,}")
@@ -102,13 +103,15 @@ class _Vocabulary:
         self.stamp: tuple[int, int | None] | None = None
         self.words: list[str] = []
         self.matrix = np.zeros((0, 512), dtype=np.float32)
+        self.matched: dict[str, list[tuple[str, float]]] = {}
 
-    def get(self) -> tuple[list[str], np.ndarray]:
+    def get(self) -> tuple[list[str], np.ndarray, dict[str, list[tuple[str, float]]]]:
+        """The words, their vectors, and the Russian words matched to them so far."""
         from apps.knowledge.models import EnglishWord
 
         with self.lock:
             if time.monotonic() - self.checked < CACHE_SECONDS:
-                return self.words, self.matrix
+                return self.words, self.matrix, self.matched
             rows = EnglishWord.objects.filter(chunks__gte=MIN_CHUNKS)
             agg = rows.aggregate(n=Count("id"), last=Max("id"))
             stamp = (agg["n"], agg["last"])
@@ -123,8 +126,11 @@ class _Vocabulary:
                     else np.zeros((0, 512), dtype=np.float32)
                 )
                 self.stamp = stamp
+                self.matched = {}
+            if len(self.matched) > MAX_MATCHED:
+                self.matched = {}
             self.checked = time.monotonic()
-            return self.words, self.matrix
+            return self.words, self.matrix, self.matched
 
 
 _vocabulary = _Vocabulary()
@@ -140,21 +146,26 @@ def translate(query: str, covered: Collection[str] = ()) -> list[tuple[str, floa
     glossary) are left to it."""
     if not enabled():
         return []
-    russian = [w for w in dict.fromkeys(m.group(0).lower() for m in _RUSSIAN.finditer(query))]
+    russian = list(dict.fromkeys(m.group(0).lower() for m in _RUSSIAN.finditer(query)))
     russian = [w for w in russian if w not in STOPWORDS and stem(w) not in covered][:MAX_WORDS]
     if not russian:
         return []
-    words, matrix = _vocabulary.get()
+    words, matrix, known = _vocabulary.get()
     if not words:
         return []
-    scores = _encoder().encode(russian) @ matrix.T
+    # Each Russian word is matched once per vocabulary: the search page's snippets expand the
+    # same question for every hit, and people ask with the same words again.
+    missing = [w for w in russian if w not in known]
+    if missing:
+        for word, row in zip(missing, _encoder().encode(missing) @ matrix.T, strict=True):
+            top = float(row.max())
+            known[word] = [
+                (words[i], float(row[i]))
+                for i in np.argsort(-row)[:3]
+                if top >= MIN_SIMILARITY and float(row[i]) >= max(MIN_SIMILARITY, top - RUNNER_UP)
+            ]
     found: dict[str, float] = {}
-    for row in scores:
-        best = int(np.argmax(row))
-        top = float(row[best])
-        if top < MIN_SIMILARITY:
-            continue
-        for i in np.argsort(-row)[:3]:
-            if float(row[i]) >= max(MIN_SIMILARITY, top - RUNNER_UP):
-                found[words[i]] = max(found.get(words[i], 0.0), float(row[i]))
+    for word in russian:
+        for english, score in known[word]:
+            found[english] = max(found.get(english, 0.0), score)
     return sorted(found.items(), key=lambda p: -p[1])

@@ -173,7 +173,7 @@ def test_a_pasted_page_is_not_translated_word_by_word(monkeypatch) -> None:
 
     monkeypatch.setattr(embeddings.UseEmbedder, "encode", counting)
     monkeypatch.setattr(
-        crosslingual._vocabulary, "get", lambda: (["whitespace"], use_row("whitespace"))
+        crosslingual._vocabulary, "get", lambda: (["whitespace"], use_row("whitespace"), {})
     )
     words = " ".join(f"слово{chr(0x430 + i % 32)}{chr(0x430 + i // 32 % 32)}" for i in range(3000))
     crosslingual.translate(words + " пробелы")
