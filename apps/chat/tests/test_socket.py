@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -271,15 +272,30 @@ async def test_no_reachable_model_fails_the_answer_with_the_reason(
     await comm.disconnect()
 
 
+def streamed_words(sse: bytes) -> int:
+    """Words of answer text in the complete SSE events of an OpenAI-style stream so far."""
+    words = ""
+    for event in sse.split(b"\n\n")[:-1]:
+        try:  # an event split across two HTTP chunks does not parse; its words go uncounted
+            choices = json.loads(event.partition(b"data: ")[2]).get("choices", [])
+        except ValueError:
+            continue
+        for choice in choices:
+            words += (choice.get("delta") or {}).get("content") or ""
+    return len(words.split())
+
+
 async def test_a_connection_lost_mid_answer_keeps_the_text_marked_interrupted(
     vllm: str, member, member_conversation: Conversation
 ) -> None:
-    """The model's connection drops after a few tokens (a TCP relay that cuts it)."""
+    """The model's connection drops mid-answer (a TCP relay that cuts it)."""
     from apps.inference.backends import sync_from_settings
     from apps.inference.models import Backend
 
     host, port = vllm.removeprefix("http://").split(":")
-    budget = 1500  # response bytes let through: headers and a handful of SSE chunks
+    # Cut once the answer is past the opening the echo guard judges (guard.OPENING_WORDS): a
+    # cut within it would leave only an opening too short to tell from the question.
+    cut_after = 40
 
     async def cutting_relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(host, int(port))
@@ -290,11 +306,15 @@ async def test_a_connection_lost_mid_answer_keeps_the_text_marked_interrupted(
                 await up_writer.drain()
 
         forwarding = asyncio.create_task(forward())
-        passed = 0
-        while passed < budget and (chunk := await up_reader.read(256)):
+        passed = b""
+        while chunk := await up_reader.read(256):
+            if b'"finish_reason":"' in passed[-32:] + chunk:
+                break  # a short answer is still cut before its end
             writer.write(chunk)
             await writer.drain()
-            passed += len(chunk)
+            passed += chunk
+            if streamed_words(passed.partition(b"\r\n\r\n")[2]) >= cut_after:
+                break
         forwarding.cancel()
         writer.transport.abort()
         up_writer.transport.abort()
