@@ -208,6 +208,10 @@ async def test_a_prompt_longer_than_the_context_is_400_context_length_exceeded(
     vllm: str, token: tuple[User, str]
 ) -> None:
     user, raw = token
+    await AsyncClient().get("/v1/models", headers=_auth(raw))  # seeds backends from settings
+    # Only the live fast backend: whether an unreachable one is tried first depends on the
+    # load the poller last saw, and its connection error is a real failed attempt.
+    await Backend.objects.filter(name="dead-fast").aupdate(enabled=False)
     long = [{"role": "user", "content": "word " * 5000}]  # the dev model reads 4,096 tokens
     for stream in (False, True):
         response = await _post(raw, {"model": "fast", "messages": long, "stream": stream})
