@@ -73,7 +73,8 @@ def search(request: HttpRequest) -> HttpResponse:
             {"n": n, "hit": h, "snippet": highlight(h.text, query)}
             for n, h in enumerate(hits, start=1)
         ]
-        context["relevant"] = answering.is_relevant(hits, query)
+        context["unknown"] = answering.unknown_names(request.user, query)
+        context["relevant"] = answering.is_relevant(hits, query, context["unknown"])
     return render(request, "knowledge/search.html", context)
 
 

@@ -35,7 +35,7 @@ from apps.inference.prompts import Prompt
 from apps.knowledge.models import Document, Source
 from apps.knowledge.search import prompting, retrieval
 from apps.knowledge.search.retrieval import Hit
-from apps.knowledge.search.sparse import language
+from apps.knowledge.search.sparse import STOPWORDS, language, terms
 from apps.knowledge.store.qdrant import doc_key
 
 # --- the policy -------------------------------------------------------------------------------
@@ -51,6 +51,11 @@ SOURCE_CHARS = 2000
 # than cited.
 RELEVANT_AMONG = 3
 KEEP_FRACTION = 0.5
+# A question that names a thing (a product, a tool: Terraform, GitLab, zabbix) that no chunk
+# the reader may read mentions asks about something the knowledge base does not cover: only
+# a chunk at least this relevant answers it (a page may still answer it in general terms).
+UNKNOWN_NAME_RELEVANCE = 0.7
+MAX_NAMES = 5
 # Candidates looked at for the scope's exact terms.
 TERM_CANDIDATES = 20
 MAX_TERMS = 20
@@ -71,10 +76,47 @@ def min_relevance(question: str = "") -> float:
     return float(settings.KNOWLEDGE_MIN_RELEVANCE)
 
 
-def is_relevant(hits: Sequence[Hit], question: str) -> bool:
-    """The relevance rule: does anything here answer the question at all?"""
+def is_relevant(hits: Sequence[Hit], question: str, unknown: Sequence[str] = ()) -> bool:
+    """The relevance rule: does anything here answer the question at all? `unknown`: the
+    question's names that nothing readable mentions (unknown_names)."""
     threshold = min_relevance(question)
+    if unknown:
+        threshold = max(threshold, UNKNOWN_NAME_RELEVANCE)
     return any(h.relevance >= threshold for h in hits[:RELEVANT_AMONG])
+
+
+# A Latin word standing alone: not part of an identifier (memory_limiter, S3, xy-points, a.b).
+_NAME = re.compile(r"(?<![\w./-])[A-Za-z]{3,}(?![\w./-])")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s|\n)\W*$")
+
+
+def names(question: str) -> list[str]:
+    """What a question names: in a Russian question every Latin word (terraform, nginx); in
+    an English one the words with a capital inside (GitLab, VPN) or capitalised inside a
+    sentence (Terraform). Stopwords are not names."""
+    russian = language(question) == "ru"
+    found: list[str] = []
+    for match in _NAME.finditer(question):
+        word = match.group(0)
+        if word.lower() in STOPWORDS or word.lower() in (f.lower() for f in found):
+            continue
+        inner_capital = any(ch.isupper() for ch in word[1:])
+        mid_sentence = word[0].isupper() and not _SENTENCE_START.search(question[: match.start()])
+        if russian or inner_capital or mid_sentence:
+            found.append(word)
+    return found[:MAX_NAMES]
+
+
+def unknown_names(user: Any, question: str, filters: dict[str, Any] | None = None) -> list[str]:
+    """The question's names (names()) that no chunk the user may read, within `filters`,
+    mentions in its text, title or headings."""
+    unknown = []
+    for name in names(question):
+        wanted = set(terms(name))
+        found = retrieval.search(user, name, 3, filters, mode="sparse", per_document=1)
+        if not any(wanted & set(terms(f"{h.title} {h.section} {h.text}")) for h in found):
+            unknown.append(name)
+    return unknown
 
 
 @dataclass(frozen=True)
@@ -243,7 +285,7 @@ def _retrieve(user: Any, question: str, scope: Scope) -> list[Hit]:
         return []
     exact = _exact(user, scope.terms, filters)
     found = retrieval.search(user, question, HITS + len(exact), filters, per_document=PER_DOCUMENT)
-    if not exact and not is_relevant(found, question):
+    if not exact and not is_relevant(found, question, unknown_names(user, question, filters)):
         return []
     floor = min_relevance(question) * KEEP_FRACTION
     chosen: list[Hit] = []

@@ -101,8 +101,9 @@ class _Gate:
     unanswerable: int = 0
     refused: int = 0
     by_lang: dict[str, list[int]] = field(default_factory=dict)  # lang -> [ans, ansd, un, ref]
-    # Per question: language, answerable, the best relevance the rule looks at.
-    scores: list[tuple[str, bool, float]] = field(default_factory=list)
+    # Per question: language, answerable, the best relevance the rule looks at, and whether
+    # the question names something nothing mentions (answering.unknown_names).
+    scores: list[tuple[str, bool, float, bool]] = field(default_factory=list)
 
     def add(self, lang: str, answerable: bool, relevant: bool) -> None:
         counts = self.by_lang.setdefault(lang, [0, 0, 0, 0])
@@ -141,14 +142,16 @@ class _Gate:
             threshold = step / 100
             row: dict[str, Any] = {"threshold": threshold}
             for lang in ("all", *sorted(self.by_lang)):
-                mine = [(a, r) for q_lang, a, r in self.scores if lang in ("all", q_lang)]
-                can = [r for a, r in mine if a]
-                cannot = [r for a, r in mine if not a]
+                mine = [
+                    (a, r >= (max(threshold, answering.UNKNOWN_NAME_RELEVANCE) if u else threshold))
+                    for q_lang, a, r, u in self.scores
+                    if lang in ("all", q_lang)
+                ]
+                can = [passed for a, passed in mine if a]
+                cannot = [passed for a, passed in mine if not a]
                 row[lang] = {
-                    "answered": round(sum(r >= threshold for r in can) / len(can), 3)
-                    if can
-                    else None,
-                    "refused": round(sum(r < threshold for r in cannot) / len(cannot), 3)
+                    "answered": round(sum(can) / len(can), 3) if can else None,
+                    "refused": round(sum(not p for p in cannot) / len(cannot), 3)
                     if cannot
                     else None,
                 }
@@ -180,9 +183,11 @@ def evaluate(
         for question in questions:
             hits = retrieval.search(user, question.q, k, mode=mode)
             if mode == "hybrid":
-                gate.add(question.lang, bool(question.doc), answering.is_relevant(hits, question.q))
+                unknown = answering.unknown_names(user, question.q)
+                relevant = answering.is_relevant(hits, question.q, unknown)
+                gate.add(question.lang, bool(question.doc), relevant)
                 best = max((h.relevance for h in hits[: answering.RELEVANT_AMONG]), default=0.0)
-                gate.scores.append((question.lang, bool(question.doc), best))
+                gate.scores.append((question.lang, bool(question.doc), best, bool(unknown)))
             if not question.doc:
                 continue
             rank = next((n for n, h in enumerate(hits, 1) if h.path == question.doc), None)

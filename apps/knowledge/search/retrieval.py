@@ -168,11 +168,12 @@ def search(
         return []
     weighted, english = glossary.expand(query)
     base = set(terms(query))
-    qvec = query_embedding(active.model, query, english)
+    # An exact-term lookup (sparse) needs no embedding; its relevance is the term share.
+    qvec = query_embedding(active.model, query, english) if mode != "sparse" else None
     candidates = max(k * 5, 40)
     points = qdrant.hybrid_query(
         qdrant.alias(),
-        qvec.tolist() if mode in ("hybrid", "dense") else None,
+        qvec.tolist() if qvec is not None else None,
         query_vector(weighted) if mode in ("hybrid", "sparse") else None,
         access_filter(user, source_ids, (filters or {}).get("doc_keys")),
         limit=candidates,
@@ -185,7 +186,11 @@ def search(
     exact: set[str] = set()
     for point in points:
         vec = point.vector.get(qdrant.DENSE) if isinstance(point.vector, dict) else None
-        cosine = float(np.dot(np.asarray(vec, dtype=np.float32), qvec)) if vec is not None else 0.0
+        cosine = (
+            float(np.dot(np.asarray(vec, dtype=np.float32), qvec))
+            if vec is not None and qvec is not None
+            else 0.0
+        )
         text = str((point.payload or {}).get("text", ""))
         hit = _hit(point, max(cosine * dense_weight, _lexical(weighted, base, text)))
         if named and named & set(sections.of_path((hit.title, *hit.section.split(" > ")))):

@@ -140,3 +140,60 @@ async def test_the_answer_counts_against_the_users_stream_limit(
                 await limits.take(member)
     assert any(b'"end"' in c for c in seen)
     assert (await limits.usage(member)).streams == 0  # given back at the end
+
+
+def test_the_things_a_question_names() -> None:
+    from apps.knowledge.search.answering import names
+
+    # Russian: every Latin word standing alone; English: capitals inside a sentence or a word.
+    assert names("как разблокировать state в terraform, если apply завис?") == [
+        "state",
+        "terraform",
+        "apply",
+    ]
+    assert names("How do I migrate Terraform state to an S3 backend with DynamoDB?") == [
+        "Terraform",
+        "DynamoDB",
+    ]
+    assert names("Nginx: What does the VPN use? Puppet is not ours.") == ["VPN"]
+    # Identifiers are looked up as exact terms elsewhere, not as names.
+    assert names("процессор memory_limiter, бакет s3 и xy-точки") == []
+
+
+def test_a_name_nothing_mentions_raises_the_bar_a_hit_must_reach() -> None:
+    from apps.knowledge.search.answering import UNKNOWN_NAME_RELEVANCE, is_relevant
+    from apps.knowledge.search.retrieval import Hit
+
+    def hit(relevance: float) -> Hit:
+        return Hit("c", "text", "Title", "", "", "", "kb", 1, "d", "p.md", 0.1, "en", relevance)
+
+    question = "How do I register a GitLab runner?"
+    assert is_relevant([hit(0.6)], question)
+    assert not is_relevant([hit(0.6)], question, ["GitLab"])
+    assert is_relevant([hit(UNKNOWN_NAME_RELEVANCE)], question, ["GitLab"])
+
+
+@pytest.mark.django_db
+def test_a_question_about_what_no_readable_page_names_is_declined_and_says_what(
+    tmp_path: Path, ingest, member_client: Client, admin_client: Client
+) -> None:
+    public, secret = tmp_path / "public", tmp_path / "secret"
+    public.mkdir()
+    secret.mkdir()
+    (public / "pods.md").write_text(DOC)
+    (secret / "vault.md").write_text(
+        "# Vault after a restart\n\n## Unsealing\n\nAfter a restart Vault starts sealed: three "
+        "key holders each enter their Shamir key share with vault operator unseal.\n"
+    )
+    ingest(public, "public-kb")
+    ingest(secret, "vault-kb", ["secops"])  # the member (group sre) may not read it
+    question = "How do I unseal Vault with a Shamir key share after a restart?"
+
+    page = member_client.get(reverse("knowledge:search"), {"q": question}).content.decode()
+    assert "data-stream" not in page  # no answer is written from the pod page
+    assert "Ни один доступный вам документ не упоминает: Vault, Shamir." in page
+    assert "Unsealing" not in page  # nor is the page the member may not read shown
+
+    page = admin_client.get(reverse("knowledge:search"), {"q": question}).content.decode()
+    assert "data-stream" in page and "не упоминает" not in page
+    assert "Vault after a restart" in page
