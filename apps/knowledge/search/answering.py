@@ -88,20 +88,32 @@ def is_relevant(hits: Sequence[Hit], question: str, unknown: Sequence[str] = ())
 # A Latin word standing alone: not part of an identifier (memory_limiter, S3, xy-points, a.b).
 _NAME = re.compile(r"(?<![\w./-])[A-Za-z]{3,}(?![\w./-])")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s|\n)\W*$")
+# Quoted material (`code`, fenced blocks) is pasted, not named.
+_CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
+# Names are read from a question's own words; a longer text is mostly a pasted log or page.
+MAX_QUESTION_WORDS = 40
+# A word this long in capitals is an error constant (ECONNREFUSED), not a product's name.
+ACRONYM_LETTERS = 5
 
 
 def names(question: str) -> list[str]:
     """What a question names: in a Russian question every Latin word (terraform, nginx); in
     an English one the words with a capital inside (GitLab, VPN) or capitalised inside a
-    sentence (Terraform). Stopwords are not names."""
-    russian = language(question) == "ru"
+    sentence (Terraform). Stopwords, error constants and quoted code are not names; a text
+    longer than a question names nothing."""
+    prose = _CODE.sub(" ", question)
+    if len(prose.split()) > MAX_QUESTION_WORDS:
+        return []
+    russian = language(prose) == "ru"
     found: list[str] = []
-    for match in _NAME.finditer(question):
+    for match in _NAME.finditer(prose):
         word = match.group(0)
         if word.lower() in STOPWORDS or word.lower() in (f.lower() for f in found):
             continue
+        if word.isupper() and len(word) > ACRONYM_LETTERS:
+            continue
         inner_capital = any(ch.isupper() for ch in word[1:])
-        mid_sentence = word[0].isupper() and not _SENTENCE_START.search(question[: match.start()])
+        mid_sentence = word[0].isupper() and not _SENTENCE_START.search(prose[: match.start()])
         if russian or inner_capital or mid_sentence:
             found.append(word)
     return found[:MAX_NAMES]

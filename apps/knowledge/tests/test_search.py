@@ -156,8 +156,11 @@ def test_the_things_a_question_names() -> None:
         "DynamoDB",
     ]
     assert names("Nginx: What does the VPN use? Puppet is not ours.") == ["VPN"]
-    # Identifiers are looked up as exact terms elsewhere, not as names.
+    # Identifiers are looked up as exact terms elsewhere, not as names; nor is what is pasted.
     assert names("процессор memory_limiter, бакет s3 и xy-точки") == []
+    assert names("Why does the pod log `dial tcp: ECONNREFUSED on billingdb`?") == []
+    assert names("Why does the pod log ECONNREFUSED?") == []
+    assert names("под падает, в логе:\n" + "Failed to connect to billingdb " * 10) == []
 
 
 def test_a_name_nothing_mentions_raises_the_bar_a_hit_must_reach() -> None:
