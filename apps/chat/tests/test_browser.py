@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from apps.chat.models import Message
@@ -52,27 +52,7 @@ def test_sign_in_ask_watch_the_answer_grow_reload_and_stop(portal: str, member) 
             assert page.url == f"{portal}/chat/", (page.url, page.inner_text("main")[:500])
             assert page.locator("text=Новый разговор").is_visible()
 
-            asked, lengths = ask_and_watch_an_answer_grow(page)
-            assert "/chat/" in page.url and page.url.rstrip("/").split("/")[-1].isdigit()
-            assert page.locator(".conv.current").count() == 1  # the sidebar lists it
-
-            page.screenshot(path=str(shot), full_page=True)
-            # Reopening the page mid-answer shows the text so far and keeps streaming it.
-            before = lengths[-1]
-            page.reload()
-            answer = page.locator(".msg-assistant .answer").nth(asked)
-            answer.wait_for(timeout=30_000)
-            resumed: list[int] = []
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and len(set(resumed)) < 3:
-                text = answer.inner_text(timeout=5_000)
-                if not resumed or len(text) != resumed[-1]:
-                    resumed.append(len(text))
-                page.wait_for_timeout(150)
-            # (Lengths of the shown text, not of the Markdown: a reload shows the rendered
-            # form, where e.g. link definitions take no room, so it may start shorter.)
-            assert resumed[0] > 0 and resumed[-1] > resumed[0], (before, resumed)
-            lengths += resumed
+            asked, lengths = watch_an_answer_grow_and_resume_after_a_reload(page, shot)
             # Stop ends it; the page swaps in the final block with its metrics.
             stopped = stop_an_answer(page)
             page.locator('.msg-assistant[data-status="interrupted"]').wait_for(timeout=20_000)
@@ -91,42 +71,63 @@ def test_sign_in_ask_watch_the_answer_grow_reload_and_stop(portal: str, member) 
 
 
 QUESTIONS = (
-    "How do I find why a Kubernetes pod restarts?",
-    "And how do I read the logs of its previous run?",
-    "What does CrashLoopBackOff mean and what do I check first?",
+    "How do I find why a Kubernetes pod restarts? Explain step by step.",
+    "And how do I read the logs of its previous run? Give the commands and explain them.",
+    "What does CrashLoopBackOff mean and what do I check first, in detail?",
+    "How do I tell an OOMKilled container from a failing liveness probe? Explain both.",
+    "Describe how to debug a pod stuck in Pending, step by step.",
 )
 
 
-def ask_and_watch_an_answer_grow(page: Page) -> tuple[int, list[int]]:
-    """Ask, and sample the shown length of the answer while the model writes it; return the
-    answer's position and the lengths seen, with the answer still being written.
-
-    The dev model sometimes ends an answer after a few words (or the echo guard cuts it short);
-    a reader then simply asks on, and so does this: a follow-up is asked and watched."""
+def watch(message: Locator, distinct: int, seconds: float) -> tuple[list[int], bool]:
+    """The lengths the answer's shown text takes while it is written (until `distinct`
+    lengths are seen, the answer ends, or `seconds` pass), and whether it is still written."""
+    answer = message.locator(".answer")
+    answer.wait_for(timeout=30_000)
     lengths: list[int] = []
+    writing = True
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and len(set(lengths)) < distinct and writing:
+        text = answer.inner_text(timeout=5_000)
+        if not lengths or len(text) != lengths[-1]:
+            lengths.append(len(text))
+        writing = message.get_attribute("data-status") == "streaming"
+        message.page.wait_for_timeout(150)
+    return lengths, writing
+
+
+def watch_an_answer_grow_and_resume_after_a_reload(page: Page, shot: Path) -> tuple[int, list[int]]:
+    """Ask; the answer grows while the model writes it; reopening the page mid-answer shows
+    the text so far and keeps streaming it. Returns the answer's position and the lengths.
+
+    The dev model sometimes ends an answer after a few words (or the echo guard cuts it), or
+    ends it while the page reloads; a reader then asks on, and so does this."""
+    attempts = []
     for question in QUESTIONS:
         page.locator("#btn-send:not([disabled])").wait_for(timeout=60_000)
         asked = page.locator(".msg-assistant").count()
         page.fill("#composer-text", question)
         page.keyboard.press("Enter")
-        message = page.locator(".msg-assistant").nth(asked)
-        answer = message.locator(".answer")
-        answer.wait_for(timeout=30_000)
-        lengths = []
-        writing = True
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and len(set(lengths)) < 6 and writing:
-            text = answer.inner_text(timeout=5_000)
-            if not lengths or len(text) != lengths[-1]:
-                lengths.append(len(text))
-            writing = message.get_attribute("data-status") == "streaming"
-            page.wait_for_timeout(150)
+        lengths, writing = watch(page.locator(".msg-assistant").nth(asked), 6, 90)
         growing = [b > a for a, b in zip(lengths, lengths[1:], strict=False)]
         # Mostly growing: when the server's rendered HTML replaces the plain text, Markdown
         # syntax disappears and the shown length can dip once.
-        if writing and sum(growing) >= 4 and lengths[-1] > lengths[0]:
-            return asked, lengths
-    pytest.fail(f"no answer was seen growing while it was written; last lengths: {lengths}")
+        if not (writing and sum(growing) >= 4 and lengths[-1] > lengths[0]):
+            attempts.append(("ended", lengths))
+            continue
+        assert "/chat/" in page.url and page.url.rstrip("/").split("/")[-1].isdigit()
+        assert page.locator(".conv.current").count() == 1  # the sidebar lists it
+        page.screenshot(path=str(shot), full_page=True)
+
+        page.reload()
+        resumed, _ = watch(page.locator(".msg-assistant").nth(asked), 3, 60)
+        # (Lengths of the shown text, not of the Markdown: a reload shows the rendered form,
+        # where e.g. link definitions take no room, so it may start shorter.)
+        assert resumed[0] > 0, (lengths, resumed)  # the text so far, at once
+        if resumed[-1] > resumed[0]:
+            return asked, lengths + resumed
+        attempts.append(("ended during the reload", lengths + resumed))
+    pytest.fail(f"no answer was seen growing and resuming after a reload: {attempts}")
 
 
 def stop_an_answer(page: Page) -> int:
