@@ -64,8 +64,10 @@ def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:MAX_QUERY]
     context: dict[str, Any] = {"q": query, "results": [], "error": ""}
     if query:
+        unknown: list[str] = []
         try:
             hits = retrieval.search(request.user, query, RESULTS)
+            unknown = answering.unknown_names(request.user, query)
         except IndexUnavailable as exc:
             hits = []
             context["error"] = str(exc)
@@ -73,8 +75,8 @@ def search(request: HttpRequest) -> HttpResponse:
             {"n": n, "hit": h, "snippet": highlight(h.text, query)}
             for n, h in enumerate(hits, start=1)
         ]
-        context["unknown"] = answering.unknown_names(request.user, query)
-        context["relevant"] = answering.is_relevant(hits, query, context["unknown"])
+        context["unknown"] = unknown
+        context["relevant"] = answering.is_relevant(hits, query, unknown)
     return render(request, "knowledge/search.html", context)
 
 

@@ -85,6 +85,15 @@ def is_relevant(hits: Sequence[Hit], question: str, unknown: Sequence[str] = ())
     return any(h.relevance >= threshold for h in hits[:RELEVANT_AMONG])
 
 
+def _answers(user: Any, hits: Sequence[Hit], question: str, filters: dict[str, Any]) -> bool:
+    """is_relevant with the names rule; the names are looked up only when they decide (the
+    best hit passes the question's threshold but not UNKNOWN_NAME_RELEVANCE)."""
+    if not is_relevant(hits, question):
+        return False
+    best = max(h.relevance for h in hits[:RELEVANT_AMONG])
+    return best >= UNKNOWN_NAME_RELEVANCE or not unknown_names(user, question, filters)
+
+
 # A Latin word standing alone: not part of an identifier (memory_limiter, S3, xy-points, a.b).
 _NAME = re.compile(r"(?<![\w./-])[A-Za-z]{3,}(?![\w./-])")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s|\n)\W*$")
@@ -297,7 +306,7 @@ def _retrieve(user: Any, question: str, scope: Scope) -> list[Hit]:
         return []
     exact = _exact(user, scope.terms, filters)
     found = retrieval.search(user, question, HITS + len(exact), filters, per_document=PER_DOCUMENT)
-    if not exact and not is_relevant(found, question, unknown_names(user, question, filters)):
+    if not exact and not _answers(user, found, question, filters):
         return []
     floor = min_relevance(question) * KEEP_FRACTION
     chosen: list[Hit] = []

@@ -200,3 +200,31 @@ def test_a_question_about_what_no_readable_page_names_is_declined_and_says_what(
     page = admin_client.get(reverse("knowledge:search"), {"q": question}).content.decode()
     assert "data-stream" in page and "не упоминает" not in page
     assert "Vault after a restart" in page
+
+
+@pytest.mark.django_db
+def test_a_locked_index_is_said_on_the_page_not_a_server_error(
+    tmp_path: Path, settings, ingest, member_client: Client
+) -> None:
+    """Another process holds the embedded index (a `manage.py knowledge` run, say)."""
+    import fcntl
+
+    from apps.knowledge.store import qdrant
+
+    qdrant.close()
+    settings.QDRANT_URL = ""
+    settings.QDRANT_ENGINE = "edge"
+    settings.QDRANT_PATH = str(tmp_path / "index")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "pods.md").write_text(DOC)
+    ingest(tmp_path / "docs", "locked-kb")
+    qdrant.close()  # this process lets go of the index; another takes it
+    with open(tmp_path / "index" / "edge.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        response = member_client.get(
+            reverse("knowledge:search"), {"q": "How do I unseal Vault after a restart?"}
+        )
+    qdrant.close()
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "is locked by another process" in page and "data-stream" not in page
