@@ -78,8 +78,15 @@ LENGTH = {
     "zset": "ZCARD",
     "stream": "XLEN",
 }
+# The newest slow-log entries kept, read from the whole log (up to SLOWLOG_READ, for a server
+# configured to keep more) without the collector's own commands (_own): on a busy server an
+# earlier snapshot's SCAN and MEMORY USAGE calls are logged too, hundreds for a large keyspace,
+# and would otherwise push out the commands that made the server slow and be reported as slow
+# themselves.
 SLOWLOG_ENTRIES = 128
+SLOWLOG_READ = 10_000
 SCAN_COUNT = 1000
+MEMORY_SAMPLES = 5
 KEEP_BIG = 50  # the biggest keys kept with their sizes
 DEFAULT_MAX_KEYS = 100_000
 # The page's findings should come within a second: the sample takes at most half of it by
@@ -211,16 +218,19 @@ def _collect(
             key, sep, value = line.partition(":")
             if sep and not line.startswith("#"):
                 snap.info[key] = value.strip()
-    slowlog = _try(snap, "SLOWLOG GET", session, "SLOWLOG", "GET", SLOWLOG_ENTRIES)
+    slowlog = _try(snap, "SLOWLOG GET", session, "SLOWLOG", "GET", SLOWLOG_READ)
     if isinstance(slowlog, list):
         snap.slowlog_seen = True
         for e in _plain(slowlog):
             if isinstance(e, list) and len(e) >= 4 and isinstance(e[3], list):
+                args = [str(a) for a in e[3]]
+                if _own(args):
+                    continue
                 client = str(e[4]) if len(e) > 4 else ""
                 name = str(e[5]) if len(e) > 5 else ""
-                snap.slowlog.append(
-                    SlowEntry(e[0], e[1], e[2], [str(a) for a in e[3]], client, name)
-                )
+                snap.slowlog.append(SlowEntry(e[0], e[1], e[2], args, client, name))
+                if len(snap.slowlog) == SLOWLOG_ENTRIES:
+                    break
     latest = _try(snap, "LATENCY LATEST", session, "LATENCY", "LATEST")
     if isinstance(latest, list):
         snap.latency_seen = True
@@ -242,6 +252,34 @@ def _collect(
         if isinstance(reply, list) and len(reply) >= 2:
             snap.config[_text(reply[0])] = _text(reply[1])
     snap.keys = _sample(session, snap, target, max_keys, seconds)
+
+
+def _own(args: list[str]) -> bool:
+    """Whether a slow-log entry has the exact shape of a command the collector sends (an
+    earlier snapshot's): on a busy server its SCANs and MEMORY USAGE calls, even its O(1) reads,
+    pass the threshold. An engineer's own commands of these kinds either look different (another
+    COUNT, no SAMPLES, INFO without ALL) or cost O(1) anyway, so nothing the rules need is lost."""
+    if not args:
+        return False
+    name, upper = _name(args), [a.upper() for a in args]
+    if name == "SCAN":
+        return (
+            len(args) in (4, 6)
+            and args[1].isdigit()
+            and upper[2:4] == ["COUNT", str(SCAN_COUNT)]
+            and (len(args) == 4 or upper[4] == "TYPE")
+        )
+    if name == "MEMORY USAGE":
+        return len(args) == 5 and upper[3:] == ["SAMPLES", str(MEMORY_SAMPLES)]
+    if name in ("TYPE", "SELECT", *LENGTH.values()):
+        return len(args) == 2
+    if name in ("LATENCY LATEST", "LATENCY DOCTOR", "MEMORY STATS", "MEMORY DOCTOR"):
+        return len(args) == 2
+    return (
+        upper == ["INFO", "ALL"]
+        or (name == "CONFIG GET" and len(args) == 3 and args[2] in CONFIG_KEYS)
+        or upper == ["SLOWLOG", "GET", str(SLOWLOG_READ)]
+    )
 
 
 def _sample(
@@ -311,7 +349,7 @@ class _Scan:
 
 
 def _sizes(session: _Session, keys: list[bytes], db: int) -> list[tuple[BigKey, bytes]]:
-    replies = session.many([("MEMORY", "USAGE", k, "SAMPLES", 5) for k in keys])
+    replies = session.many([("MEMORY", "USAGE", k, "SAMPLES", MEMORY_SAMPLES) for k in keys])
     return [
         (BigKey(key=_text(k), bytes=r, db=db), k)
         for k, r in zip(keys, replies, strict=True)

@@ -119,6 +119,25 @@ def test_the_collector_runs_only_read_only_commands_and_bounds_the_sample(
         collect._guard(("CONFIG", "SET", "maxmemory", "0"))
 
 
+def test_earlier_snapshots_neither_push_the_slow_commands_out_nor_count_as_slow() -> None:
+    # Every command is logged, as on a busy server where the sample's own SCAN and MEMORY
+    # USAGE calls pass the threshold: each snapshot of 200 keys adds some 350 entries.
+    with running("--slowlog-log-slower-than", "0", "--slowlog-max-len", "100000") as server:
+        r = server.client()
+        r.mset({f"order:{i}": "x" for i in range(200)})
+        r.keys("order:*")
+        for _ in range(3):
+            collect.snapshot(target.parse_url(server.url), seconds=10.0)
+        assert int(r.execute_command("SLOWLOG", "LEN")) > 6 * collect.SLOWLOG_ENTRIES
+        snap = collect.snapshot(target.parse_url(server.url), seconds=10.0)
+    commands = [" ".join(e.args[:2]).upper() for e in snap.slowlog]
+    assert "KEYS ORDER:*" in commands
+    assert "INFO ALL" not in commands
+    assert not {"SCAN", "MEMORY", "TYPE", "STRLEN", "CONFIG"} & {c.split()[0] for c in commands}
+    found = rules(analyze(snap.to_json()))
+    assert found["redis.slow-keys"].severity == Severity.ERROR
+
+
 def test_pasted_redis_cli_output_gives_the_same_findings_with_line_numbers(
     troubled_redis: tuple[RedisServer, dict[str, Any]],
 ) -> None:
