@@ -225,8 +225,13 @@ def parse(data: Any) -> Notification:
 
 def loads(text: str | bytes) -> Notification:
     """Parse the raw body: malformed JSON names its line and column."""
+    return parse(json_body(text))
+
+
+def json_body(text: str | bytes) -> Any:
+    """The body's JSON, bounded in depth; what is wrong with it as an InputError."""
     try:
-        data = jsonsafe.loads(text)
+        return jsonsafe.loads(text)
     except jsonsafe.TooDeep as exc:
         raise InputError(str(exc), field="body") from None
     except json.JSONDecodeError as exc:
@@ -237,4 +242,3 @@ def loads(text: str | bytes) -> Notification:
         ) from None
     except UnicodeDecodeError:
         raise InputError("the body is not UTF-8 text", field="body") from None
-    return parse(data)

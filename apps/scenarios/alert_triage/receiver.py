@@ -36,7 +36,7 @@ from prometheus_client import Counter
 from apps.scenarios.alert_triage import jobs, payload, tokens
 from apps.scenarios.alert_triage.models import AlertPayload
 from apps.scenarios.engine.base import InputError
-from common import jsonsafe, metrics
+from common import metrics
 
 log = logging.getLogger(__name__)
 
@@ -90,18 +90,7 @@ def close_connections() -> None:
 
 
 def _parse(body: bytes) -> tuple[payload.Notification, dict[str, Any]]:
-    try:
-        data = jsonsafe.loads(body)
-    except jsonsafe.TooDeep as exc:
-        raise InputError(str(exc), field="body") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
-            line=exc.lineno,
-            field="body",
-        ) from None
-    except UnicodeDecodeError:
-        raise InputError("the body is not UTF-8 text", field="body") from None
+    data = payload.json_body(body)
     return payload.parse(data), data
 
 

@@ -1,18 +1,13 @@
-"""Writes of the migration checklist: RabbitMQ targets (audited) and per-user step progress."""
+"""The RabbitMQ targets a user may use (engine/targets.py) and per-user step progress."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
 
-from apps.accounts import audit
-from apps.accounts.roles import is_portal_admin
-from apps.knowledge import crypto
+from apps.scenarios.engine import targets
 from apps.scenarios.migration.models import RabbitTarget, StepProgress
 
 if TYPE_CHECKING:  # scenarios.models imports this package's models: no cycle at run time
@@ -20,61 +15,7 @@ if TYPE_CHECKING:  # scenarios.models imports this package's models: no cycle at
 
 
 def usable_by(user: Any) -> QuerySet[RabbitTarget]:
-    """Enabled targets the user may read: admins all, others those of one of their groups."""
-    targets = RabbitTarget.objects.filter(enabled=True)
-    if is_portal_admin(user):
-        return targets
-    if not getattr(user, "is_authenticated", False):
-        return targets.none()
-    return targets.filter(allowed_groups__in=user.groups.all()).distinct()
-
-
-def save_target(
-    actor: Any,
-    *,
-    target: RabbitTarget | None,
-    name: str,
-    url: str,
-    username: str,
-    ca_file: str,
-    groups: Iterable[Group],
-    enabled: bool,
-    password: str = "",
-    clear_password: bool = False,
-    request: HttpRequest | None = None,
-) -> RabbitTarget:
-    with transaction.atomic():
-        created = target is None
-        target = target or RabbitTarget()
-        target.name, target.url, target.username = name, url, username
-        target.ca_file, target.enabled = ca_file, enabled
-        if password:
-            target.password_encrypted = crypto.encrypt({"password": password})
-        elif clear_password:
-            target.password_encrypted = ""
-        target.save()
-        target.allowed_groups.set(list(groups))
-        audit.record(
-            actor,
-            "rabbit_target_created" if created else "rabbit_target_updated",
-            name,
-            # Never the password: only whether one changed.
-            {
-                "url": url,
-                "user": username,
-                "groups": target.group_names(),
-                "password_changed": bool(password or clear_password),
-            },
-            request,
-        )
-    return target
-
-
-def delete_target(actor: Any, target: RabbitTarget, request: HttpRequest | None = None) -> None:
-    with transaction.atomic():
-        name = target.name
-        target.delete()
-        audit.record(actor, "rabbit_target_deleted", name, {}, request)
+    return targets.usable_by(RabbitTarget, user)
 
 
 def step_ids(run: Run) -> list[str]:

@@ -1,14 +1,7 @@
 """/admin-console/scenarios/migration/: the RabbitMQ nodes the checklist may read."""
 
-from django.urls import path
-
-from apps.scenarios.migration import console
+from apps.scenarios.engine.targets import console_urls
+from apps.scenarios.migration.console import KIND
 
 app_name = "rabbit_targets"
-urlpatterns = [
-    path("targets/", console.targets, name="list"),
-    path("targets/new/", console.target_form, name="new"),
-    path("targets/<int:pk>/", console.target_form, name="edit"),
-    path("targets/<int:pk>/test/", console.target_test, name="test"),
-    path("targets/<int:pk>/delete/", console.target_delete, name="delete"),
-]
+urlpatterns = console_urls(KIND)

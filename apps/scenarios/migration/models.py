@@ -3,23 +3,22 @@ through a checklist."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from apps.knowledge import crypto
+from apps.scenarios.engine.targets import LiveTarget
 
 
-class RabbitTarget(models.Model):
+class RabbitTarget(LiveTarget):
     """A RabbitMQ management API the checklist reads with GET requests only (version, feature
-    flags, queues, policies, alarms). Its password is kept as a Fernet token like the
-    knowledge sources' secrets; no groups means admins only."""
+    flags, queues, policies, alarms)."""
 
-    name = models.CharField(_("name"), max_length=100, unique=True)
     url = models.CharField(_("management API URL"), max_length=500)
     username = models.CharField(_("user"), max_length=200)
-    password_encrypted = models.TextField(blank=True, default="")
     ca_file = models.CharField(_("CA file"), max_length=500, blank=True)
     allowed_groups = models.ManyToManyField(
         Group,
@@ -27,9 +26,8 @@ class RabbitTarget(models.Model):
         related_name="rabbit_targets",
         verbose_name=_("groups allowed to use it"),
     )
-    enabled = models.BooleanField(_("enabled"), default=True)
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+
+    audit_kind = "rabbit"
 
     class Meta:
         app_label = "scenarios"
@@ -37,17 +35,8 @@ class RabbitTarget(models.Model):
         verbose_name = _("RabbitMQ target")
         verbose_name_plural = _("RabbitMQ targets")
 
-    def __str__(self) -> str:
-        return self.name
-
-    def password(self) -> str:
-        return crypto.decrypt(self.password_encrypted).get("password", "")
-
-    def has_password(self) -> bool:
-        return bool(self.password_encrypted)
-
-    def group_names(self) -> list[str]:
-        return sorted(g.name for g in self.allowed_groups.all())
+    def audit_details(self) -> dict[str, Any]:
+        return {**super().audit_details(), "user": self.username}
 
 
 class StepProgress(models.Model):

@@ -1,14 +1,7 @@
 """/admin-console/scenarios/redis-advice/: the Redis instances the scenario may read."""
 
-from django.urls import path
-
-from apps.scenarios.redis_advice import console
+from apps.scenarios.engine.targets import console_urls
+from apps.scenarios.redis_advice.console import KIND
 
 app_name = "redis_targets"
-urlpatterns = [
-    path("targets/", console.targets, name="list"),
-    path("targets/new/", console.target_form, name="new"),
-    path("targets/<int:pk>/", console.target_form, name="edit"),
-    path("targets/<int:pk>/test/", console.target_test, name="test"),
-    path("targets/<int:pk>/delete/", console.target_delete, name="delete"),
-]
+urlpatterns = console_urls(KIND)

@@ -1,23 +1,25 @@
-"""The admin form of a Redis target: the URL checked, the password write-only."""
+"""The admin form of a Redis target (common fields: engine/targets.py): the URL checked, the
+portal's own Redis refused, the sample bounds; and the Redis page's form."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.contrib.auth.models import Group
 from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 
 from apps.scenarios.engine.base import InputError
 from apps.scenarios.engine.forms import Input, ScenarioForm
+from apps.scenarios.engine.targets import TargetForm
 from apps.scenarios.redis_advice.actions import connection, usable_by
 from apps.scenarios.redis_advice.models import RedisTarget
 from apps.scenarios.redis_advice.target import is_portal_redis, parse_url
 
 
-class RedisTargetForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=100)
+class RedisTargetForm(TargetForm):
+    model = RedisTarget
+
     url = forms.CharField(
         label=_("URL"),
         max_length=500,
@@ -25,50 +27,12 @@ class RedisTargetForm(forms.Form):
             "redis://host:6379/0, or rediss:// for TLS; a user name may go before the host."
         ),
     )
-    # Write-only: the stored password is never put back into the page.
-    password = forms.CharField(
-        label=_("Password"),
-        required=False,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=_("Leave empty to keep the stored one."),
-    )
-    clear_password = forms.BooleanField(label=_("Remove the stored password"), required=False)
-    groups = forms.ModelMultipleChoiceField(
-        label=_("Groups allowed to use it"),
-        queryset=Group.objects.order_by("name"),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text=_("None selected: admins only."),
-    )
-    enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
     max_keys = forms.IntegerField(
         label=_("Keys sampled at most"), min_value=0, max_value=1_000_000, initial=100_000
     )
     scan_seconds = forms.FloatField(
         label=_("Sampling time at most (seconds)"), min_value=0.1, max_value=30, initial=0.5
     )
-
-    def __init__(self, *args: Any, instance: RedisTarget | None = None, **kwargs: Any) -> None:
-        self.instance = instance
-        if instance is not None and "initial" not in kwargs:
-            kwargs["initial"] = {
-                "name": instance.name,
-                "url": instance.url,
-                "groups": list(instance.allowed_groups.all()),
-                "enabled": instance.enabled,
-                "max_keys": instance.max_keys,
-                "scan_seconds": instance.scan_seconds,
-            }
-        super().__init__(*args, **kwargs)
-
-    def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
-        clash = RedisTarget.objects.filter(name=name)
-        if self.instance is not None:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise forms.ValidationError(_("A target with this name already exists."))
-        return name
 
     def clean_url(self) -> str:
         try:
