@@ -23,10 +23,10 @@ from apps.chat import actions, dbthread
 from apps.chat.actions import Ask, Exchange
 from apps.chat.events import AddedEvent, FinishedEvent
 from apps.chat.models import Message
-from apps.inference import client, guard, relay
+from apps.inference import client, relay
 from apps.inference.limits import Slot
-from apps.inference.relay import LiveAnswer
-from apps.knowledge.search import answering
+from apps.inference.relay import Endings, LiveAnswer, SearchFailed
+from apps.knowledge.search import answering, english
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,6 @@ TOO_LONG = gettext_noop(
 SHUTDOWN = gettext_noop("The server stopped while writing this answer; the text so far is kept.")
 
 
-class SearchFailed(RuntimeError):
-    """Retrieval raised: the answer fails with a message that says what to do."""
-
-
 def group_name(conversation_id: int) -> str:
     return f"chat.c{conversation_id}"
 
@@ -61,6 +57,7 @@ class Generation(LiveAnswer):
     fills are stored meanwhile, and no frame goes out before they are (`exchange`)."""
 
     kind: ClassVar[str] = "chat"
+    endings: ClassVar[Endings] = Endings(STOPPED, SHUTDOWN, SEARCH_FAILED, FAILED)
 
     ask: Ask
     user: Any
@@ -93,20 +90,7 @@ class Generation(LiveAnswer):
 
     async def run(self) -> None:
         self.slot.keep()
-        fields: dict[str, Any]
-        try:
-            fields = await self._generate()
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None:
-                current.uncancel()  # finish saving; the stream itself is closed already
-            error = STOPPED if self.stopped else SHUTDOWN
-            fields = {"status": Message.Status.INTERRUPTED, "error": error}
-        except SearchFailed:
-            fields = {"status": Message.Status.FAILED, "error": SEARCH_FAILED}
-        except Exception as exc:
-            log.exception("chat generation %s failed", self.message_id)
-            fields = {"status": Message.Status.FAILED, "error": f"{FAILED} {type(exc).__name__}"}
+        fields = await self.generated()
         self.closing = True
         await self.stored.wait()
         try:
@@ -153,6 +137,9 @@ class Generation(LiveAnswer):
                 self.user, question, history, knowledge=False, max_tokens=MAX_TOKENS
             )
         try:
+            # A Russian question's translation is asked for here, on the loop, so that no
+            # search thread waits for the model; the search finds it cached.
+            await english.question_async(question)
             return await dbthread.run(
                 answering.ground, self.user, question, history, max_tokens=MAX_TOKENS
             )
@@ -194,27 +181,10 @@ class Generation(LiveAnswer):
                     end = dict(event)
         if end is None:
             return {"status": Message.Status.FAILED, "error": FAILED}
-        status = {
-            "complete": Message.Status.COMPLETE,
-            "interrupted": Message.Status.INTERRUPTED,
-            "cancelled": Message.Status.INTERRUPTED,
-        }.get(end["outcome"], Message.Status.FAILED)
-        fields = {"status": status, "error": end.get("error") or "", "citations": citations}
+        fields = self.ended(end, gettext_noop("The answer reached the length limit."))
+        fields["citations"] = citations
         if end.get("error_code") == "context_length_exceeded":
             fields["error"] = TOO_LONG
-        for name in ("backend", "model", "tier", "prompt_tokens", "completion_tokens"):
-            if end.get(name) not in (None, ""):
-                fields[name] = end[name]
-        fields["ttft_s"] = end.get("ttft_s")
-        fields["tokens_per_s"] = end.get("tokens_per_s")
-        fields["development"] = bool(end.get("development"))
-        fields["echo"] = end.get("echo") or ""
-        if fields["echo"] in guard.NO_ANSWER:
-            # The few words shown before the echo was recognised go too.
-            self.text = ""
-            self.pending.clear()
-        if status == Message.Status.COMPLETE and end.get("finish_reason") == "length":
-            fields["error"] = gettext_noop("The answer reached the length limit.")
         return fields
 
     async def announce(self) -> None:

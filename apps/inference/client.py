@@ -24,7 +24,7 @@ from apps.inference.backends import BackendConfig
 from apps.inference.guard import NO_ANSWER, EchoGuard
 from apps.inference.limits import Slot
 from apps.inference.models import AUTO, LLMCall
-from apps.inference.prompts import BASE_FREQUENCY_PENALTY, BASE_STOP, Prompt, as_prompt
+from apps.inference.prompts import BASE_FREQUENCY_PENALTY, Prompt, as_prompt
 from apps.inference.routing import choose_tier
 from apps.inference.upstream import (
     StreamError,
@@ -249,7 +249,7 @@ def _request(
             **common,
             "prompt": prompt.completion_text(),
             "frequency_penalty": BASE_FREQUENCY_PENALTY,
-            "stop": list(BASE_STOP),
+            "stop": list(prompt.stop),
         }
     return "chat/completions", {**common, "messages": prompt.messages}
 

@@ -60,13 +60,15 @@ class Prompt:
     `guarded`: whether the answer is checked for prompt echoes at all (off for raw API
     calls, where the caller owns the prompt; see guard.py). `quoted`: the material the
     answer may quote (source texts, a scenario's data) as it is written in either form, so
-    that the guard tells a quotation from a repeated prompt."""
+    that the guard tells a quotation from a repeated prompt. `stop`: where a base model's
+    continuation of `completion` ends (the document would go on with something else)."""
 
     messages: list[dict[str, str]]
     completion: str = ""
     scaffold: tuple[str, ...] = field(default_factory=tuple)
     guarded: bool = True
     quoted: tuple[str, ...] = field(default_factory=tuple)
+    stop: tuple[str, ...] = BASE_STOP
 
     def completion_text(self) -> str:
         return self.completion or transcript(self.messages)

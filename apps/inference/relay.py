@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 
+from apps.inference import guard
 from apps.inference.rendering import render_markdown
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,22 @@ META_FIELDS = ("backend", "model", "tier", "requested_tier", "fell_back", "devel
 # The channel-layer event a frame travels in, already serialized once, to each socket.
 RELAY = "answer.relay"
 CONTROL = "answer.control"
+
+
+class SearchFailed(RuntimeError):
+    """Retrieval raised: the answer fails with a message that says what to do."""
+
+
+@dataclass(frozen=True)
+class Endings:
+    """How an answer that ends early is worded on its row (gettext_noop texts: translated
+    when shown)."""
+
+    stopped: str  # by the user
+    shutdown: str  # the server stopped while writing; the text so far is kept
+    search_failed: str
+    failed: str  # any other error; its type's name follows
+
 
 _running: dict[str, LiveAnswer] = {}
 # Open sockets of this process by group (consumers attach in connect()).
@@ -119,6 +136,13 @@ class LiveAnswer:
     async def announce(self) -> None:
         """Events that go out before the first frame (the chat's new message rows)."""
 
+    # How an answer that ends early is worded on its row.
+    endings: ClassVar[Endings]
+
+    async def _generate(self) -> dict[str, Any]:
+        """Stream the answer; the fields its end event leaves on the row (ended())."""
+        raise NotImplementedError
+
     @classmethod
     async def save_batch(
         cls, rows: list[tuple[int, str, int]], starts: dict[int, dict[str, Any]]
@@ -153,6 +177,49 @@ class LiveAnswer:
                 "chars": len(self.text),
             }
         )
+
+    async def generated(self) -> dict[str, Any]:
+        """_generate()'s fields, or the row's status and error when it ends early: a stop, a
+        server shutdown, a failed search, any other error (logged by the subclass's module)."""
+        try:
+            return await self._generate()
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()  # finish saving; the stream itself is closed already
+            error = self.endings.stopped if self.stopped else self.endings.shutdown
+            return {"status": "interrupted", "error": error}
+        except SearchFailed:
+            return {"status": "failed", "error": self.endings.search_failed}
+        except Exception as exc:
+            logging.getLogger(type(self).__module__).exception("%s failed", self.key)
+            return {"status": "failed", "error": f"{self.endings.failed} {type(exc).__name__}"}
+
+    def ended(self, end: dict[str, Any], length_note: str) -> dict[str, Any]:
+        """What the model's end event leaves on the answer's row: the status, the error, who
+        answered (backend, model, tier), token counts and speed, whether the development
+        model wrote it, and the echo guard's verdict; `length_note` is the error of an answer
+        cut at the length limit. An answer the guard judged no answer loses the few words
+        shown before it was recognised."""
+        status = {
+            "complete": "complete",
+            "interrupted": "interrupted",
+            "cancelled": "interrupted",
+        }.get(end["outcome"], "failed")
+        fields: dict[str, Any] = {"status": status, "error": end.get("error") or ""}
+        for name in ("backend", "model", "tier", "prompt_tokens", "completion_tokens"):
+            if end.get(name) not in (None, ""):
+                fields[name] = end[name]
+        fields["ttft_s"] = end.get("ttft_s")
+        fields["tokens_per_s"] = end.get("tokens_per_s")
+        fields["development"] = bool(end.get("development"))
+        fields["echo"] = end.get("echo") or ""
+        if fields["echo"] in guard.NO_ANSWER:
+            self.text = ""
+            self.pending.clear()
+        if status == "complete" and end.get("finish_reason") == "length":
+            fields["error"] = length_note
+        return fields
 
     def stop(self) -> None:
         if self.task is not None and not self.task.done():

@@ -28,9 +28,9 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from apps.inference import client, guard, limits, relay
-from apps.inference.relay import LiveAnswer
-from apps.knowledge.search import answering
+from apps.inference import client, limits, relay
+from apps.inference.relay import Endings, LiveAnswer, SearchFailed
+from apps.knowledge.search import answering, english
 from apps.scenarios import actions
 from apps.scenarios.engine import registry
 from apps.scenarios.engine.base import Analysis, Scenario
@@ -108,15 +108,12 @@ def scope_for(scenario: Scenario, analysis: Analysis) -> answering.Scope:
     )
 
 
-class SearchFailed(RuntimeError):
-    """Retrieval raised: the explanation fails with a message that says what to do."""
-
-
 @dataclass(eq=False, kw_only=True)
 class Explanation(LiveAnswer):
     """The explanation of one run being written."""
 
     kind: ClassVar[str] = "scenario"
+    endings: ClassVar[Endings] = Endings(STOPPED, SHUTDOWN, SEARCH_FAILED, FAILED)
 
     run: Run
     scenario: Scenario
@@ -141,20 +138,7 @@ class Explanation(LiveAnswer):
         await self.emit({"type": "scenario.started", "run_id": self.run.pk})
 
     async def run_task(self) -> None:
-        fields: dict[str, Any]
-        try:
-            fields = await self._generate()
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None:
-                current.uncancel()  # finish saving; the stream itself is closed already
-            error = STOPPED if self.stopped else SHUTDOWN
-            fields = {"status": Run.Status.INTERRUPTED, "error": error}
-        except SearchFailed:
-            fields = {"status": Run.Status.FAILED, "error": SEARCH_FAILED}
-        except Exception as exc:
-            log.exception("explanation of run %s failed", self.run.pk)
-            fields = {"status": Run.Status.FAILED, "error": f"{FAILED} {type(exc).__name__}"}
+        fields = await self.generated()
         self.closing = True
         try:
             await self.relay()  # what the last read brought
@@ -188,6 +172,7 @@ class Explanation(LiveAnswer):
         asked = await database_sync_to_async(ask)()
         if asked is not None:
             try:
+                await english.question_async(asked.question)  # no thread waits for the model
                 return await database_sync_to_async(answering.ground)(
                     self.slot.user,
                     asked.question,
@@ -204,6 +189,7 @@ class Explanation(LiveAnswer):
             # Asked in the page's language: the model answers in the language it is asked in.
             question = question_for(self.scenario, self.run)
         try:
+            await english.question_async(question)
             return await database_sync_to_async(answering.ground)(
                 self.slot.user,
                 question,
@@ -247,26 +233,8 @@ class Explanation(LiveAnswer):
                     end = dict(event)
         if end is None:
             return {"status": Run.Status.FAILED, "error": FAILED}
-        status = {
-            "complete": Run.Status.COMPLETE,
-            "interrupted": Run.Status.INTERRUPTED,
-            "cancelled": Run.Status.INTERRUPTED,
-        }.get(end["outcome"], Run.Status.FAILED)
-        fields: dict[str, Any] = {"status": status, "error": end.get("error") or ""}
+        fields = self.ended(end, gettext_noop("The explanation reached the length limit."))
         fields.update(citations=citations, source_ids=sources)
-        for name in ("backend", "model", "tier", "prompt_tokens", "completion_tokens"):
-            if end.get(name) not in (None, ""):
-                fields[name] = end[name]
-        fields["ttft_s"] = end.get("ttft_s")
-        fields["tokens_per_s"] = end.get("tokens_per_s")
-        fields["development"] = bool(end.get("development"))
-        fields["echo"] = end.get("echo") or ""
-        if fields["echo"] in guard.NO_ANSWER:
-            # The few words shown before the echo was recognised go too.
-            self.text = ""
-            self.pending.clear()
-        if status == Run.Status.COMPLETE and end.get("finish_reason") == "length":
-            fields["error"] = gettext_noop("The explanation reached the length limit.")
         return fields
 
     def _check(self) -> list[dict[str, Any]]:
