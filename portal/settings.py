@@ -258,6 +258,10 @@ if EMBEDDING_BACKEND not in ("torch", "onnx", "onnx-int8"):
 # Russian question words matched to the knowledge base's English words by the packaged
 # multilingual model (apps/knowledge/search/crosslingual.py).
 KNOWLEDGE_CROSSLINGUAL = env_bool("KNOWLEDGE_CROSSLINGUAL", True)
+# Russian questions translated into English by the fast tier before the search, within
+# KNOWLEDGE_TRANSLATION_SECONDS (apps/knowledge/search/english.py).
+KNOWLEDGE_TRANSLATION = env_bool("KNOWLEDGE_TRANSLATION", True)
+KNOWLEDGE_TRANSLATION_SECONDS = env_float("KNOWLEDGE_TRANSLATION_SECONDS", 6.0)
 KNOWLEDGE_MIN_RELEVANCE = env_float("KNOWLEDGE_MIN_RELEVANCE", 0.55)
 KNOWLEDGE_MIN_RELEVANCE_RU = env_float("KNOWLEDGE_MIN_RELEVANCE_RU", 0.4)
 # Run index jobs in the calling process and wait (commands, tests); see apps/knowledge/tasks.py.

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from apps.inference import client, guard, limits
-from apps.knowledge.search import answering, glossary, retrieval
+from apps.knowledge.search import answering, english, glossary, retrieval
 from apps.knowledge.search.sparse import stem
 from apps.knowledge.store.qdrant import IndexUnavailable
 from common import dbconnections
@@ -122,6 +122,7 @@ async def _answer_events(user: Any, query: str, language: str) -> AsyncIterator[
 
 async def _answer(user: Any, query: str) -> AsyncIterator[bytes]:
     try:
+        await english.question_async(query)  # on the loop: no thread waits for the model
         grounding = await sync_to_async(answering.ground)(user, query, max_tokens=ANSWER_TOKENS)
     except IndexUnavailable as exc:
         yield _sse({"type": "error", "error": str(exc)})

@@ -28,7 +28,7 @@ from apps.inference import backends, client, guard, limits
 from apps.inference.backends import REQUESTABLE
 from apps.inference.models import AUTO
 from apps.inference.prompts import Prompt
-from apps.knowledge.search import answering
+from apps.knowledge.search import answering, english
 from common import dbconnections, jsonsafe
 
 log = logging.getLogger(__name__)
@@ -166,9 +166,12 @@ def _grounded(user: Any, messages: list[dict[str, str]], max_tokens: int) -> ans
     numbered sources, treat them as data) must be the only instructions.
     """
     last = max(i for i, m in enumerate(messages) if m["role"] == "user")
-    question = messages[last]["content"]
     history = [m for m in messages[:last] if m["role"] in ("user", "assistant")]
-    return answering.ground(user, question, history, max_tokens=max_tokens)
+    return answering.ground(user, messages[last]["content"], history, max_tokens=max_tokens)
+
+
+def _last_question(messages: list[dict[str, str]]) -> str:
+    return next(m["content"] for m in reversed(messages) if m["role"] == "user")
 
 
 def _parse(request: HttpRequest) -> dict[str, Any]:
@@ -367,6 +370,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse | StreamingHttp
     citations: list[dict[str, Any]] = []
     if params["knowledge"]:
         try:
+            await english.question_async(_last_question(params["messages"]))
             grounding = await sync_to_async(_grounded)(
                 user, params["messages"], params["max_tokens"]
             )

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.core.cache import cache
 from django.test import AsyncClient
 from django.urls import reverse
 
@@ -16,7 +17,8 @@ from apps.accounts.tokens import create_token
 from apps.chat.models import Conversation, Message
 from apps.chat.tests.conftest import cookie_for, frames_until, open_socket
 from apps.chat.tests.test_socket import answer_id
-from apps.knowledge.search import answering
+from apps.inference.models import LLMCall
+from apps.knowledge.search import answering, english
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.both_engines]
 
@@ -89,3 +91,37 @@ async def test_chat_v1_and_the_search_answer_cite_the_same_sources(
     assert _key(chat.citations) == expected
     assert _key(api.json()["x_opsdesk_citations"]) == expected
     assert _key(search) == expected
+
+
+async def test_a_russian_question_is_translated_before_the_chats_search_thread_runs(
+    vllm: str,
+    member: Any,
+    knowledge_base: None,
+    short_answers: None,
+    settings: Any,
+    monkeypatch: Any,
+) -> None:
+    settings.KNOWLEDGE_TRANSLATION = True
+    question = "как исправить Kafka consumer lag на топике billing?"
+    await cache.adelete(english.cache_key(question))
+    english.forget()
+    found_cached: list[bool] = []
+    asked = english.question
+
+    def watched(text: str) -> str:  # what the search thread finds when it asks
+        found_cached.append(cache.get(english.cache_key(text)) is not None)
+        return asked(text)
+
+    monkeypatch.setattr(english, "question", watched)
+    conv = await sync_to_async(Conversation.objects.create)(user=member, knowledge=True)
+    comm, _, _ = await open_socket(conv.pk, await cookie_for(member))
+    await comm.send_json_to({"type": "send", "text": question, "tier": "fast", "knowledge": True})
+    frames = await frames_until(comm, "done")
+    await comm.disconnect()
+    answer = await sync_to_async(Message.objects.get)(pk=answer_id(frames))
+    assert answer.status == Message.Status.COMPLETE
+    assert [c["title"] for c in answer.citations][:1] == ["Kafka consumer lag"]
+    outcomes = [c.outcome async for c in LLMCall.objects.filter(purpose=english.PURPOSE)]
+    assert outcomes == ["complete"]
+    # The model was asked on the loop; the search thread found the translation waiting.
+    assert found_cached and all(found_cached)

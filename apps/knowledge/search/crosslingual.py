@@ -8,7 +8,10 @@ and matched to the nearest of those words (`translate`). A match at cosine >= MI
 searches for the English word too: in the sparse query as a synonym, and in the dense query
 of an English-only model. The admin glossary stays the override: a word it already expands
 is not translated. Only words the knowledge base contains are ever proposed, so a
-translation always has something to find. KNOWLEDGE_CROSSLINGUAL=0 turns it off.
+translation always has something to find. The same vectors re-score a Russian question's
+candidates (`similarities`): a chunk is read as the mean of its English words' vectors, which
+lies near the question's own vector when the chunk speaks of what the question asks, whatever
+words the translation picked. KNOWLEDGE_CROSSLINGUAL=0 turns both off.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db.models import Count, F, Max
 
-from apps.knowledge.search.sparse import STOPWORDS, stem
+from apps.knowledge.search.sparse import STOPWORDS, language, stem
 
 # Chosen on bench/eval/corpus_questions.jsonl, checked on the blind set (docs/benchmarks.md,
 # "Russian words to English ones").
@@ -36,8 +40,12 @@ MIN_CHUNKS = 2
 MAX_WORDS = 40
 # A translation's weight in the sparse query (the question's own words: 1.0).
 WEIGHT = 0.6
+# The share of a Russian question's candidate score that is its words' closeness
+# (`similarities`), the rest being its fused rank; chosen on the existing set, checked on the
+# blind set (docs/benchmarks.md, "Candidates re-scored by their English words").
+RESCORE_WEIGHT = 0.35
 CACHE_SECONDS = 30.0
-MAX_MATCHED = 50_000  # Russian words whose matches are kept between questions
+MAX_MATCHED = 50_000  # Russian words whose matches and vectors are kept between questions
 
 _ENGLISH = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][a-z]{2,31}(?![A-Za-z0-9_])")
 _RUSSIAN = re.compile(r"[А-Яа-яЁё]{3,}")
@@ -93,6 +101,22 @@ def learn(texts: Iterable[str]) -> int:
     return len(new)
 
 
+@dataclass
+class Vocabulary:
+    """The learned words at one moment: their vectors (rows of `matrix`), and what Russian
+    question words were matched to them and encoded as so far."""
+
+    words: list[str] = field(default_factory=list)
+    matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 512), dtype=np.float32))
+    index: dict[str, int] = field(default_factory=dict)
+    matched: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    russian: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, words: list[str], matrix: np.ndarray) -> Vocabulary:
+        return cls(words, matrix, {w: i for i, w in enumerate(words)})
+
+
 class _Vocabulary:
     """The words seen in at least MIN_CHUNKS chunks and their vectors, reloaded when the
     table changes (checked every CACHE_SECONDS)."""
@@ -101,36 +125,32 @@ class _Vocabulary:
         self.lock = threading.Lock()
         self.checked = 0.0
         self.stamp: tuple[int, int | None] | None = None
-        self.words: list[str] = []
-        self.matrix = np.zeros((0, 512), dtype=np.float32)
-        self.matched: dict[str, list[tuple[str, float]]] = {}
+        self.current = Vocabulary()
 
-    def get(self) -> tuple[list[str], np.ndarray, dict[str, list[tuple[str, float]]]]:
-        """The words, their vectors, and the Russian words matched to them so far."""
+    def get(self) -> Vocabulary:
         from apps.knowledge.models import EnglishWord
 
         with self.lock:
             if time.monotonic() - self.checked < CACHE_SECONDS:
-                return self.words, self.matrix, self.matched
+                return self.current
             rows = EnglishWord.objects.filter(chunks__gte=MIN_CHUNKS)
             agg = rows.aggregate(n=Count("id"), last=Max("id"))
             stamp = (agg["n"], agg["last"])
             if stamp != self.stamp:
                 pairs = list(rows.order_by("id").values_list("word", "vector"))
-                self.words = [w for w, _ in pairs]
-                self.matrix = (
+                matrix = (
                     np.vstack([np.frombuffer(bytes(v), dtype=np.float16) for _, v in pairs]).astype(
                         np.float32
                     )
                     if pairs
                     else np.zeros((0, 512), dtype=np.float32)
                 )
+                self.current = Vocabulary.of([w for w, _ in pairs], matrix)
                 self.stamp = stamp
-                self.matched = {}
-            if len(self.matched) > MAX_MATCHED:
-                self.matched = {}
+            if len(self.current.matched) + len(self.current.russian) > MAX_MATCHED:
+                self.current = Vocabulary.of(self.current.words, self.current.matrix)
             self.checked = time.monotonic()
-            return self.words, self.matrix, self.matched
+            return self.current
 
 
 _vocabulary = _Vocabulary()
@@ -140,27 +160,46 @@ def invalidate() -> None:
     _vocabulary.checked = 0.0
 
 
+def _russian_words(query: str) -> list[str]:
+    words = dict.fromkeys(m.group(0).lower() for m in _RUSSIAN.finditer(query))
+    return [w for w in words if w not in STOPWORDS][:MAX_WORDS]
+
+
+def _vectors(vocabulary: Vocabulary, russian: list[str]) -> np.ndarray:
+    """The multilingual vectors of Russian words, each encoded once per vocabulary: the
+    search page's snippets expand the same question for every hit, and people ask with the
+    same words again."""
+    missing = [w for w in russian if w not in vocabulary.russian]
+    if missing:
+        for word, vector in zip(missing, _encoder().encode(missing), strict=True):
+            vocabulary.russian[word] = vector
+    return np.vstack([vocabulary.russian[w] for w in russian])
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+
 def translate(query: str, covered: Collection[str] = ()) -> list[tuple[str, float]]:
     """English words of the knowledge base for the Russian words of a question, best first,
     as (word, cosine); Russian words whose stem is in `covered` (already expanded by the
     glossary) are left to it."""
     if not enabled():
         return []
-    russian = list(dict.fromkeys(m.group(0).lower() for m in _RUSSIAN.finditer(query)))
-    russian = [w for w in russian if w not in STOPWORDS and stem(w) not in covered][:MAX_WORDS]
+    russian = [w for w in _russian_words(query) if stem(w) not in covered]
     if not russian:
         return []
-    words, matrix, known = _vocabulary.get()
-    if not words:
+    vocabulary = _vocabulary.get()
+    if not vocabulary.words:
         return []
-    # Each Russian word is matched once per vocabulary: the search page's snippets expand the
-    # same question for every hit, and people ask with the same words again.
+    known = vocabulary.matched
     missing = [w for w in russian if w not in known]
     if missing:
-        for word, row in zip(missing, _encoder().encode(missing) @ matrix.T, strict=True):
+        rows = _vectors(vocabulary, missing) @ vocabulary.matrix.T
+        for word, row in zip(missing, rows, strict=True):
             top = float(row.max())
             known[word] = [
-                (words[i], float(row[i]))
+                (vocabulary.words[i], float(row[i]))
                 for i in np.argsort(-row)[:3]
                 if top >= MIN_SIMILARITY and float(row[i]) >= max(MIN_SIMILARITY, top - RUNNER_UP)
             ]
@@ -169,3 +208,25 @@ def translate(query: str, covered: Collection[str] = ()) -> list[tuple[str, floa
         for english, score in known[word]:
             found[english] = max(found.get(english, 0.0), score)
     return sorted(found.items(), key=lambda p: -p[1])
+
+
+def similarities(query: str, texts: list[str]) -> list[float] | None:
+    """How near each text is to a Russian question in the multilingual encoder's space: the
+    cosine between the mean vector of the text's learned English words and the question's
+    (its sentence vector plus the mean of its Russian words' vectors). Rank fusion knows only
+    positions; this knows that "дублирующиеся события" is what a page about duplicate events
+    speaks of. None for a question that is not Russian, or before any word is learned."""
+    if not enabled() or not texts or language(query) != "ru":
+        return None
+    russian = _russian_words(query)
+    vocabulary = _vocabulary.get()
+    if not russian or not vocabulary.words:
+        return None
+    question = _unit(
+        _unit(_encoder().encode([query])[0]) + _unit(_vectors(vocabulary, russian).sum(0))
+    )
+    out = []
+    for text in texts:
+        rows = [vocabulary.index[w] for w in english_words(text) if w in vocabulary.index]
+        out.append(float(_unit(vocabulary.matrix[rows].sum(0)) @ question) if rows else 0.0)
+    return out

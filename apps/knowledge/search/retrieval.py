@@ -19,10 +19,10 @@ from qdrant_client import models as qm
 
 from apps.accounts.roles import is_portal_admin, user_group_names
 from apps.knowledge.models import Collection, Source
-from apps.knowledge.search import glossary, sections
+from apps.knowledge.search import crosslingual, english, glossary, sections
 from apps.knowledge.search.sparse import LATIN_TOKEN, language, query_vector, terms
 from apps.knowledge.store import qdrant
-from apps.knowledge.store.embeddings import BothEmbedder, get_embedder
+from apps.knowledge.store.embeddings import BothEmbedder, get_embedder, get_reranker
 
 MAX_PER_DOCUMENT = 2
 # Added to the rank score of a chunk whose heading names an identifier the query names:
@@ -166,10 +166,17 @@ def search(
     active = Collection.objects.filter(state=Collection.State.ACTIVE).first()
     if active is None:
         return []
-    weighted, english = glossary.expand(query)
+    weighted, words = glossary.expand(query)
+    # The relevance a chunk shows counts the question's words and the glossary's, never the
+    # model's translation (english.py): it may reorder candidates, not invent an answer.
+    shown = weighted
+    translated = english.question(query) if mode != "sparse" else ""
+    if translated:
+        words = [translated, *(w for w in words if w.lower() not in translated.lower())]
+        weighted = {**{t: english.WEIGHT for t in terms(translated)}, **weighted}
     base = set(terms(query))
     # An exact-term lookup (sparse) needs no embedding; its relevance is the term share.
-    qvec = query_embedding(active.model, query, english) if mode != "sparse" else None
+    qvec = query_embedding(active.model, query, words) if mode != "sparse" else None
     candidates = max(k * 5, 40)
     points = qdrant.hybrid_query(
         qdrant.alias(),
@@ -192,11 +199,11 @@ def search(
             else 0.0
         )
         text = str((point.payload or {}).get("text", ""))
-        hit = _hit(point, max(cosine * dense_weight, _lexical(weighted, base, text)))
+        hit = _hit(point, max(cosine * dense_weight, _lexical(shown, base, text)))
         if named and named & set(sections.of_path((hit.title, *hit.section.split(" > ")))):
             exact.add(hit.chunk_id)
         hits.append(hit)
-    hits = _rerank(query, hits)
+    hits = _rerank(query, hits) if get_reranker() else _nearer_words(query, hits, mode)
     for hit in hits:
         if hit.chunk_id in exact:
             # The section is named by its heading: first, whatever the fused rank said (the
@@ -218,9 +225,38 @@ def search(
     return out
 
 
-def _rerank(query: str, hits: list[Hit]) -> list[Hit]:
-    from apps.knowledge.store.embeddings import get_reranker
+def _spread(values: list[float]) -> list[float]:
+    low, high = min(values), max(values)
+    return [(v - low) / (high - low) if high > low else 0.0 for v in values]
 
+
+def _nearer_words(query: str, hits: list[Hit], mode: str) -> list[Hit]:
+    """A Russian question's hybrid candidates, re-scored: the fused rank (positions only)
+    blended with how near each chunk's English words are to the question in the multilingual
+    encoder's space (crosslingual.similarities), so the page that speaks of what was asked
+    comes before one that shares a translated general word. Only with the English-only
+    default model: a multilingual EMBEDDING_MODEL already brings the question's meaning into
+    the fused rank, chunk by chunk (docs/benchmarks.md). English questions and the
+    single-mode lookups keep the fused order, and so does a Russian chunk among the
+    candidates: its words are not in the English vocabulary, so its closeness is unknown and
+    counts as its rank."""
+    if mode != "hybrid" or len(hits) < 2 or settings.EMBEDDING_MODEL:
+        return hits
+    in_english = [h for h in hits if h.language != "ru"]
+    near = crosslingual.similarities(query, [f"{h.title} {h.section} {h.text}" for h in in_english])
+    if near is None or len(in_english) < 2:
+        return hits
+    ranks = dict(zip((h.chunk_id for h in hits), _spread([h.score for h in hits]), strict=True))
+    words = dict(zip((h.chunk_id for h in in_english), _spread(near), strict=True))
+    weight = crosslingual.RESCORE_WEIGHT
+    for hit in hits:
+        rank = ranks[hit.chunk_id]
+        hit.score = (1 - weight) * rank + weight * words.get(hit.chunk_id, rank)
+    return sorted(hits, key=lambda h: -h.score)
+
+
+def _rerank(query: str, hits: list[Hit]) -> list[Hit]:
+    """The configured cross-encoder's order (it reads the question and each chunk)."""
     model = get_reranker()
     if model is None or not hits:
         return hits

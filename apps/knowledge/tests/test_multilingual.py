@@ -173,7 +173,9 @@ def test_a_pasted_page_is_not_translated_word_by_word(monkeypatch) -> None:
 
     monkeypatch.setattr(embeddings.UseEmbedder, "encode", counting)
     monkeypatch.setattr(
-        crosslingual._vocabulary, "get", lambda: (["whitespace"], use_row("whitespace"), {})
+        crosslingual._vocabulary,
+        "get",
+        lambda: crosslingual.Vocabulary.of(["whitespace"], use_row("whitespace")),
     )
     words = " ".join(f"слово{chr(0x430 + i % 32)}{chr(0x430 + i // 32 % 32)}" for i in range(3000))
     crosslingual.translate(words + " пробелы")
@@ -209,3 +211,66 @@ def test_an_index_built_before_learning_learns_its_words_on_command(
     call_command("knowledge", "words", stdout=out)  # again: nothing new
     assert "0 new English words" in out.getvalue()
     assert EnglishWord.objects.count() == words
+
+
+def _learned(monkeypatch, texts: list[str]) -> None:
+    """A vocabulary learned from `texts`, as indexing would learn it."""
+    from apps.knowledge.search import crosslingual
+
+    words = sorted(set().union(*(crosslingual.english_words(t) for t in texts)))
+    vectors = get_embedder(USE_MULTILINGUAL).encode(words)
+    vocabulary = crosslingual.Vocabulary.of(words, vectors)
+    monkeypatch.setattr(crosslingual._vocabulary, "get", lambda: vocabulary)
+
+
+ROUTES = (
+    "# Routes\n\nRoutes send events to sinks by a condition; an event no route matches is lost.\n"
+)
+
+
+def test_a_russian_question_is_nearest_to_the_chunk_that_speaks_of_it(monkeypatch, settings):
+    from apps.knowledge.search import crosslingual
+
+    texts = [TRANSLATABLE["dedupe.md"], ROUTES, PAGES["timeouts.md"], PAGES["dns.md"]]
+    _learned(monkeypatch, texts)
+    near = crosslingual.similarities("как выбросить дублирующиеся события?", texts)
+    assert near is not None
+    # "events" is in both of the first two: the page about duplicates is the nearer one.
+    assert near[0] == max(near) and near[0] > near[1] > max(near[2:])
+    assert crosslingual.similarities("how do I drop duplicate events?", texts) is None
+    settings.KNOWLEDGE_CROSSLINGUAL = False
+    assert crosslingual.similarities("как выбросить дублирующиеся события?", texts) is None
+
+
+def test_the_nearer_chunk_of_two_with_close_ranks_comes_first(monkeypatch, settings) -> None:
+    """Rank fusion put the page that shares the word "events" first, a hair ahead of the page
+    about duplicates; the words' closeness reorders them, only for a Russian question and
+    only with the English-only default model."""
+
+    def hit(name: str, text: str, score: float, language: str = "en") -> retrieval.Hit:
+        return retrieval.Hit(
+            chunk_id=name, text=text, title=name, section="", link="", version="",
+            source="pages", source_id=1, document_id=name, path=name, score=score,
+            language=language,
+        )  # fmt: skip
+
+    def order(question: str, mode: str = "hybrid", russian_page: bool = False) -> list[str]:
+        hits = [
+            hit("routes.md", ROUTES, 0.0164),
+            hit("dedupe.md", TRANSLATABLE["dedupe.md"], 0.0161),
+            hit("dns.md", PAGES["dns.md"], 0.0100),
+        ]
+        if russian_page:  # its words are not in the English vocabulary: it keeps its rank
+            hits.insert(0, hit("runbook.md", "Дубли событий: включите дедупликацию.", 0.0170, "ru"))
+        return [h.path for h in retrieval._nearer_words(question, hits, mode)]
+
+    _learned(monkeypatch, [ROUTES, TRANSLATABLE["dedupe.md"], PAGES["dns.md"]])
+    assert order("как выбросить дублирующиеся события?")[0] == "dedupe.md"
+    assert order("как выбросить дублирующиеся события?", russian_page=True)[:2] == [
+        "runbook.md",
+        "dedupe.md",
+    ]
+    assert order("how do I drop duplicate events?")[0] == "routes.md"
+    assert order("как выбросить дублирующиеся события?", mode="dense")[0] == "routes.md"
+    settings.EMBEDDING_MODEL = BOTH  # its own cosine already read the question's meaning
+    assert order("как выбросить дублирующиеся события?")[0] == "routes.md"
