@@ -66,6 +66,16 @@ def _fresh_backend_view() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _default_language() -> None:
+    """The language middleware leaves a request's language active in its thread (every
+    request sets its own); each test starts in the portal's default, as a request without
+    the cookie would, whatever language the test before it asked for."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_glossary() -> None:
     """The glossary is kept in memory for half a minute; a test that saved another one rolled
     its rows back, and the next test must read the glossary its database holds."""
@@ -148,15 +158,23 @@ def vllm() -> str:
 
 
 @pytest.fixture
-def knowledge_base(tmp_path: Path, settings: Any, admin_user: Any) -> Iterator[None]:
-    """Two indexed sources in a Qdrant of this test's own: one for everyone, one for secops."""
-    from apps.knowledge import actions
+def own_index(tmp_path: Path, settings: Any) -> Iterator[None]:
+    """A Qdrant of this test's own (embedded, under tmp_path), indexed in the calling process."""
     from apps.knowledge.store import qdrant
 
     qdrant.close()
     settings.QDRANT_URL = ""
     settings.QDRANT_PATH = str(tmp_path / "qdrant")
     settings.KNOWLEDGE_JOBS_INLINE = True
+    yield
+    qdrant.close()
+
+
+@pytest.fixture
+def knowledge_base(tmp_path: Path, own_index: None, admin_user: Any) -> None:
+    """Two indexed sources in a Qdrant of this test's own: one for everyone, one for secops."""
+    from apps.knowledge import actions
+
     public, secret = tmp_path / "runbooks", tmp_path / "secops"
     public.mkdir()
     secret.mkdir()
@@ -173,8 +191,6 @@ def knowledge_base(tmp_path: Path, settings: Any, admin_user: Any) -> Iterator[N
     )
     actions.ingest_directory(admin_user, public, "runbooks", [])
     actions.ingest_directory(admin_user, secret, "secops-only", ["secops"])
-    yield
-    qdrant.close()
 
 
 @pytest.fixture

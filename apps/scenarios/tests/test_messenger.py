@@ -495,7 +495,9 @@ def test_slack_direct_message_answers_with_the_users_permissions_never_citing_a_
     tmp_path: Path,
     vllm: str,
     _english: None,
+    settings: Any,
 ) -> None:
+    settings.SCENARIO_EXPLANATION_MAX_TOKENS = 60  # two answers on a CPU model: keep them short
     _secret_source(tmp_path, admin_user)
     nina = _user("nina", "sre")
     _link(nina, "slack", SLACK_USER, TEAM)

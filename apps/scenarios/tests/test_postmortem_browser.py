@@ -8,7 +8,6 @@ server; screenshots are kept under var/ for humans.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +27,6 @@ TIMELINE = """2026-03-05
 14:09 ack
 14:40 resolved
 """
-
-
-@pytest.fixture
-def own_index(tmp_path: Path, settings: Any) -> Iterator[None]:
-    from apps.knowledge.store import qdrant
-
-    qdrant.close()
-    settings.QDRANT_URL = ""
-    settings.QDRANT_PATH = str(tmp_path / "qdrant")
-    settings.KNOWLEDGE_JOBS_INLINE = True
-    yield
-    qdrant.close()
 
 
 def test_draft_edit_publish_and_find_a_post_mortem(
