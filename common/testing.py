@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -105,3 +106,33 @@ def model_server_report(root: str) -> str:
         f"{m.get('vllm:request_decode_time_seconds_sum', 0):.0f} s of decoding "
         f"({rate('vllm:generation_tokens_total', 'vllm:request_decode_time_seconds_sum')})"
     )
+
+
+# Debian's Chromium, driven by Playwright: no browser is downloaded.
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def chromium(pw: Any) -> Any:
+    """A headless Chromium for a browser test (Playwright's sync API object `pw`)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `bash deploy/dev/system-packages.sh`")
+    return pw.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    )
+
+
+def sign_in(page: Any, base: str, path: str) -> None:
+    """Open `path` as the `member` fixture's user: through the sign-in form it redirects to."""
+    page.goto(f"{base}{path}")
+    page.fill("input[name=username]", "member")
+    page.fill("input[name=password]", "member-pass-123")
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
+    assert page.url.endswith(path), page.url

@@ -17,19 +17,12 @@ from django.contrib.auth.models import Group
 
 from apps.scenarios.redis_advice import actions
 from apps.scenarios.tests.redis_servers import running
-from apps.scenarios.tests.test_proxy_config_browser import CHROMIUM, _browser
+from common.testing import CHROMIUM
+from common.testing import chromium as _browser
+from common.testing import sign_in as _login
 
 DATA = Path(__file__).parent / "data" / "ceph"
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
-
-
-def _login(page: Any, base: str, path: str) -> None:
-    page.goto(f"{base}{path}")
-    page.fill("input[name=username]", "member")
-    page.fill("input[name=password]", "member-pass-123")
-    with page.expect_navigation():
-        page.click("main button[type=submit]")
-    assert page.url.endswith(path), page.url
 
 
 def test_ceph_and_redis_pages(live_server: Any, member: Any) -> None:

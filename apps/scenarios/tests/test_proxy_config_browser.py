@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-CHROMIUM = Path("/usr/bin/chromium")
+from common.testing import CHROMIUM
+from common.testing import chromium as _browser
+
 BROKEN = """events {}
 http {
     server_tokens off;
@@ -28,19 +30,6 @@ http {
 """
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
-
-
-def _browser(pw: Any) -> Any:
-    return pw.chromium.launch(
-        executable_path=str(CHROMIUM),
-        args=[
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ],
-    )
 
 
 def test_review_follow_a_finding_write_and_refuse(live_server: Any, member: Any) -> None:
