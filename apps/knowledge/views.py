@@ -65,15 +65,22 @@ def search(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"q": query, "results": [], "error": ""}
     if query:
         unknown: list[str] = []
+        found = retrieval.Results([], [])
         try:
-            hits = retrieval.search(request.user, query, RESULTS)
+            found = retrieval.results(request.user, query, RESULTS)
             unknown = answering.unknown_names(request.user, query)
         except IndexUnavailable as exc:
-            hits = []
             context["error"] = str(exc)
+        hits = found.hits
+        # One entry per page; its other matching section is listed under it.
         context["results"] = [
-            {"n": n, "hit": h, "snippet": highlight(h.text, query)}
-            for n, h in enumerate(hits, start=1)
+            {
+                "n": n,
+                "hit": page.best,
+                "snippet": highlight(page.best.text, query),
+                "more": [{"hit": h, "snippet": highlight(h.text, query)} for h in page.hits[1:]],
+            }
+            for n, page in enumerate(found.pages, start=1)
         ]
         context["unknown"] = unknown
         context["relevant"] = answering.is_relevant(hits, query, unknown)

@@ -8,6 +8,10 @@ scored only by the gate (the right outcome is a refusal). `section` is optional:
 (as the parser names it) whose text answers; a hit counts for the section when it is in that
 document and the heading is on its section path (so a subsection counts), or when `section`
 is empty. See bench/eval/README.md.
+
+Ranks are counted in the list the search page shows (retrieval.results): one entry per
+document, its best chunk first and its other sections among the k best chunks under it. The
+gate reads the k best chunks, as the chat and the search page's answer do.
 """
 
 from __future__ import annotations
@@ -181,7 +185,8 @@ def evaluate(
     for mode in modes:
         tallies: dict[str, _Tally] = {}
         for question in questions:
-            hits = retrieval.search(user, question.q, k, mode=mode)
+            found = retrieval.results(user, question.q, k, mode=mode)
+            hits, pages = found.hits, found.pages
             if mode == "hybrid":
                 unknown = answering.unknown_names(user, question.q)
                 relevant = answering.is_relevant(hits, question.q, unknown)
@@ -190,8 +195,17 @@ def evaluate(
                 gate.scores.append((question.lang, bool(question.doc), best, bool(unknown)))
             if not question.doc:
                 continue
-            rank = next((n for n, h in enumerate(hits, 1) if h.path == question.doc), None)
-            srank = next((n for n, h in enumerate(hits, 1) if section_matches(h, question)), None)
+            # Ranked as the search page lists them: one entry per document, its sections
+            # among the k best chunks under it.
+            rank = next((n for n, p in enumerate(pages, 1) if p.best.path == question.doc), None)
+            srank = next(
+                (
+                    n
+                    for n, p in enumerate(pages, 1)
+                    if any(section_matches(h, question) for h in p.hits)
+                ),
+                None,
+            )
             for key in ("all", question.lang):
                 t = tallies.setdefault(key, _Tally())
                 t.questions += 1
@@ -203,7 +217,7 @@ def evaluate(
                     t.section_hitk += srank is not None
                     t.section_rr += 1 / srank if srank else 0.0
             if rank is None and on_miss:
-                on_miss(mode, question, hits)
+                on_miss(mode, question, [p.best for p in pages])
         report[mode] = {lang: t.row(k) for lang, t in sorted(tallies.items())}
     if gate.answerable or gate.unanswerable:
         report["gate"] = gate.row()

@@ -141,6 +141,24 @@ def query_embedding(model: str, query: str, english: list[str]) -> np.ndarray:
     return embedder.encode([dense_query(query, english)])[0]
 
 
+@dataclass
+class Page:
+    """One document of a results list: its best chunk first, then its other sections among
+    the k best chunks."""
+
+    hits: list[Hit]
+
+    @property
+    def best(self) -> Hit:
+        return self.hits[0]
+
+
+@dataclass
+class Results:
+    hits: list[Hit]  # what search() returns: the k best chunks, at most 2 of one document
+    pages: list[Page]  # the k best documents, each with its sections among `hits`
+
+
 def search(
     user: Any,
     query: str,
@@ -154,6 +172,51 @@ def search(
     filters: {"source_ids": [...]} narrows the sources, {"doc_keys": [...]} the documents
     (qdrant.doc_key); mode "dense" or "sparse" is for the evaluation bench and exact-term
     lookups."""
+    return _capped(_ranked(user, query, k, filters, mode), k, per_document)
+
+
+def results(
+    user: Any,
+    query: str,
+    k: int = 8,
+    filters: dict[str, Any] | None = None,
+    *,
+    mode: str = "hybrid",
+) -> Results:
+    """search()'s chunks, and the list a reader scans: k different documents, each shown by
+    its best chunk with its other sections among those chunks under it. Two sections of one
+    page no longer take two of the first k places from a sibling page that may be the one
+    asked about (docs/benchmarks.md, "One entry per page")."""
+    ranked = _ranked(user, query, k, filters, mode)
+    hits = _capped(ranked, k, MAX_PER_DOCUMENT)
+    shown = {h.chunk_id for h in hits}
+    pages: dict[tuple[int, str], Page] = {}
+    for hit in ranked:
+        key = (hit.source_id, hit.document_id)
+        if key in pages:
+            if hit.chunk_id in shown and len(pages[key].hits) < MAX_PER_DOCUMENT:
+                pages[key].hits.append(hit)
+        elif len(pages) < k:
+            pages[key] = Page([hit])
+    return Results(hits, list(pages.values()))
+
+
+def _capped(ranked: list[Hit], k: int, per_document: int) -> list[Hit]:
+    per_doc: dict[tuple[int, str], int] = {}
+    out: list[Hit] = []
+    for hit in ranked:
+        key = (hit.source_id, hit.document_id)
+        if per_doc.get(key, 0) >= per_document:
+            continue
+        per_doc[key] = per_doc.get(key, 0) + 1
+        out.append(hit)
+        if len(out) >= k:
+            break
+    return out
+
+
+def _ranked(user: Any, query: str, k: int, filters: dict[str, Any] | None, mode: str) -> list[Hit]:
+    """Every candidate chunk the user may read, best first (k sizes the candidate pool)."""
     query = (query or "").strip()
     if not query or k <= 0:
         return []
@@ -212,17 +275,7 @@ def search(
     # Fused scores tie (one chunk first in the dense list, another in the sparse one), and
     # Qdrant returns ties in no set order: the same question must cite the same chunks.
     hits.sort(key=lambda h: (-h.score, -h.relevance, h.chunk_id))
-    per_doc: dict[tuple[int, str], int] = {}
-    out: list[Hit] = []
-    for hit in hits:
-        key = (hit.source_id, hit.document_id)
-        if per_doc.get(key, 0) >= per_document:
-            continue
-        per_doc[key] = per_doc.get(key, 0) + 1
-        out.append(hit)
-        if len(out) >= k:
-            break
-    return out
+    return hits
 
 
 def _spread(values: list[float]) -> list[float]:

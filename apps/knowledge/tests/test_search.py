@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,52 @@ def test_results_show_title_source_section_and_highlighted_snippet(
     assert "Pod restarts" in page and "search-kb" in page and "Pod restarts &gt; Diagnosis" in page
     assert "<mark>137</mark>" in page and "<mark>restarts</mark>" in page  # glossary: под -> pod
     assert 'data-stream="/search/answer/?q=' in page
+
+
+def _section(heading: str, sentence: str) -> str:
+    # ~250 words: a chunk of its own (chunking.TARGET_TOKENS)
+    return f"## {heading}\n\n" + " ".join(f"{sentence} (case {n})." for n in range(25)) + "\n\n"
+
+
+def lag_pages(root: Path) -> None:
+    """A long page with two sections on Kafka consumer lag, a shorter sibling page on lag
+    alerts, and an unrelated page."""
+    (root / "lag.md").write_text(
+        "# Kafka consumer lag\n\n"
+        + _section("Reading the lag", "Kafka consumer lag shows how far a consumer group is behind")
+        + _section("Fixing the lag", "Kafka consumer lag falls after restarting the consumer group")
+    )
+    (root / "burrow.md").write_text(
+        "# Burrow\n\n"
+        + _section(
+            "Lag alerts", "Burrow alerts on Kafka consumer lag when a group stops committing"
+        )
+    )
+    (root / "redis.md").write_text(
+        "# Redis memory\n\n" + _section("Eviction", "Redis evicts keys at maxmemory")
+    )
+
+
+@pytest.mark.django_db
+def test_each_page_is_listed_once_with_its_other_matching_section_under_it(
+    tmp_path: Path, ingest, member: User, member_client: Client
+) -> None:
+    from apps.knowledge.search import retrieval
+
+    lag_pages(tmp_path)
+    ingest(tmp_path, "lag-kb")
+    query = "Kafka consumer lag"
+    found = retrieval.results(member, query, 2)
+    # The chunk list may give both places to the long page; the page list names two pages.
+    assert [h.path for h in found.hits] == ["lag.md", "lag.md"]
+    assert [p.best.path for p in found.pages] == ["lag.md", "burrow.md"]
+    assert [len(p.hits) for p in found.pages] == [2, 1]
+
+    page = member_client.get(reverse("knowledge:search"), {"q": query}).content.decode()
+    assert len(re.findall(r'<li id="hit-\d+" class="card"', page)) == 3  # one entry a page
+    assert page.count(">lag.md") == 1 and page.count(">burrow.md") == 1
+    assert 'id="hit-1-2"' in page and "Ещё на этой странице:" in page
+    assert page.index("Kafka consumer lag &gt;") < page.index("Burrow &gt; Lag alerts")
 
 
 @pytest.mark.django_db
