@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET
 
 from apps.inference import client, guard, limits
 from apps.knowledge.search import answering, english, glossary, retrieval
-from apps.knowledge.search.sparse import stem
+from apps.knowledge.search.sparse import stem, terms
 from apps.knowledge.store.qdrant import IndexUnavailable
 from common import dbconnections
 
@@ -37,10 +37,16 @@ MAX_QUERY = 500
 _WORD = re.compile(r"[0-9A-Za-zА-Яа-яЁё_]+")
 
 
-def highlight(text: str, query: str) -> SafeString:
-    """An escaped snippet around the first query term, with matching words in <mark>."""
+def marked_terms(query: str) -> set[str]:
+    """The stems a snippet marks: the query's words and the glossary's, and a Russian
+    question's English translation (cached by the search that just ran), so a reader of an
+    English page sees which of its words answer the question."""
     weighted, _english = glossary.expand(query)
-    wanted = set(weighted)
+    return set(weighted) | set(terms(english.question(query)))
+
+
+def highlight(text: str, wanted: set[str]) -> SafeString:
+    """An escaped snippet around the first wanted term, with matching words in <mark>."""
     words = list(_WORD.finditer(text))
     first = next((m.start() for m in words if stem(m.group(0)) in wanted), 0)
     start = max(0, first - SNIPPET_CHARS // 3)
@@ -73,12 +79,13 @@ def search(request: HttpRequest) -> HttpResponse:
             context["error"] = str(exc)
         hits = found.hits
         # One entry per page; its other matching section is listed under it.
+        wanted = marked_terms(query)
         context["results"] = [
             {
                 "n": n,
                 "hit": page.best,
-                "snippet": highlight(page.best.text, query),
-                "more": [{"hit": h, "snippet": highlight(h.text, query)} for h in page.hits[1:]],
+                "snippet": highlight(page.best.text, wanted),
+                "more": [{"hit": h, "snippet": highlight(h.text, wanted)} for h in page.hits[1:]],
             }
             for n, page in enumerate(found.pages, start=1)
         ]

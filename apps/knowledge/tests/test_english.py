@@ -4,6 +4,7 @@ wild answer can do (apps/knowledge/search/english.py)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -13,6 +14,8 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
 
 from apps.inference import routing
 from apps.inference.backends import sync_from_settings
@@ -78,6 +81,19 @@ def test_a_russian_question_finds_the_english_page_through_the_models_translatio
     # The same question again (a regenerated answer, a colleague) asks no model.
     retrieval.search(admin_user, VOLUME, k=3)
     assert calls.count() == 2
+
+
+def test_the_search_page_marks_the_english_words_of_the_translation(
+    pages: None, translating: None, member_client: Client
+) -> None:
+    page = member_client.get(reverse("knowledge:search"), {"q": VOLUME}).content.decode()
+    first = page[page.index('id="hit-1"') :]
+    first = first[: first.index("</li>")]
+    assert "volume.md" in first
+    # Nothing of the Russian question is on the English page: only the translation's words
+    # can be marked.
+    marked = re.findall(r"<mark>(\w+)</mark>", first)
+    assert marked and all(word.isascii() for word in marked), marked
 
 
 def test_english_questions_and_the_setting_off_ask_no_model(
