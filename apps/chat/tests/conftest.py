@@ -61,9 +61,14 @@ async def open_socket(
 
 
 async def frames_until(
-    comm: WebsocketCommunicator, kind: str, timeout: float = 120, **match: Any
+    comm: WebsocketCommunicator,
+    kind: str,
+    timeout: float = 120,
+    ended_by: str = "",
+    **match: Any,
 ) -> list[dict[str, Any]]:
-    """Every frame received up to and including the first of type `kind` matching `match`."""
+    """Every frame received up to and including the first of type `kind` matching `match`
+    (or the first of type `ended_by`: the answer ended before such a frame came)."""
     seen: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     while True:
@@ -76,6 +81,8 @@ async def frames_until(
             raise AssertionError(f"no {kind!r} frame within {timeout} s; got {seen[-5:]}") from None
         seen.append(frame)
         if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
+            return seen
+        if ended_by and frame["type"] == ended_by:
             return seen
 
 

@@ -98,20 +98,36 @@ async def test_complete_returns_the_whole_text(vllm: str) -> None:
 async def test_cancel_closes_the_upstream_request(vllm: str) -> None:
     """Stop pressed mid-answer: vLLM stops generating and the call is recorded cancelled."""
     baseline = vllm_sample(vllm, "vllm:num_requests_running")
-    tokens = 0
-    got_tokens = asyncio.Event()
 
-    async def consume() -> None:
-        nonlocal tokens
-        # 1,500 tokens at ~25 tokens/s would keep the server busy for a minute if not aborted.
-        async for event in client.stream(PROMPT, tier="fast", max_tokens=1500, purpose="test"):
-            if event["type"] == "token":
-                tokens += 1
-                if tokens == 3:
-                    got_tokens.set()
+    async def first_tokens() -> tuple[asyncio.Task[None], int]:
+        """A long answer started; its task once 3 tokens are shown, or when it ended first."""
+        tokens = 0
+        got_tokens = asyncio.Event()
 
-    task = asyncio.create_task(consume())
-    await asyncio.wait_for(got_tokens.wait(), timeout=60)
+        async def consume() -> None:
+            nonlocal tokens
+            # 1,500 tokens at ~25 tokens/s keep the server busy for a minute if not aborted.
+            async for event in client.stream(PROMPT, tier="fast", max_tokens=1500, purpose="test"):
+                if event["type"] == "token":
+                    tokens += 1
+                    if tokens == 3:
+                        got_tokens.set()
+
+        task = asyncio.create_task(consume())
+        shown = asyncio.create_task(got_tokens.wait())
+        await asyncio.wait({task, shown}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        shown.cancel()
+        return task, tokens
+
+    # The dev model sometimes starts the list again ("Monday, Tuesday, …"): the echo guard
+    # judges that a copy of the prompt and ends the answer before 3 tokens are shown. Only
+    # then ask again; an answer that never starts, or a cancel that does not stop, fails.
+    for _attempt in range(3):
+        task, tokens = await first_tokens()
+        if not (task.done() and tokens < 3):
+            break
+        await LLMCall.objects.all().adelete()  # this test's calls: one row is checked below
+    assert tokens >= 3, f"no answer was shown within 60 s ({tokens} tokens)"
     assert vllm_sample(vllm, "vllm:num_requests_running") >= baseline + 1
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
