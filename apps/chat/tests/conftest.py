@@ -73,12 +73,15 @@ async def frames_until(
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"no {kind!r} frame within {timeout} s; got {seen[-5:]}")
         try:
+            if left <= 0:
+                raise TimeoutError
             frame = await comm.receive_json_from(timeout=left)
         except TimeoutError:
-            raise AssertionError(f"no {kind!r} frame within {timeout} s; got {seen[-5:]}") from None
+            kinds = [f"{f['type']}{f.get('seq', '')}" for f in seen]
+            raise AssertionError(
+                f"no {kind!r} frame within {timeout} s; got {kinds}, the last {seen[-3:]}"
+            ) from None
         seen.append(frame)
         if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
             return seen

@@ -162,10 +162,12 @@ async def test_reopening_catches_up_and_keeps_streaming(
 ) -> None:
     from apps.chat import generation
 
-    monkeypatch.setattr(generation, "MAX_TOKENS", 60)
+    # Long enough to be still written after the reopening, on a CPU where the dev model
+    # writes 30 tokens/s too.
+    monkeypatch.setattr(generation, "MAX_TOKENS", 300)
     cookie = await cookie_for(member)
     first, _, _ = await open_socket(member_conversation.pk, cookie)
-    await first.send_json_to({"type": "send", "text": QUESTION, "knowledge": False})
+    await first.send_json_to({"type": "send", "text": LONG, "knowledge": False})
     before = await frames_until(first, "delta", seq=3)
     mid = answer_id(before)
     await first.disconnect()
