@@ -122,7 +122,7 @@ async def test_cancel_closes_the_upstream_request(vllm: str) -> None:
     # The dev model sometimes starts the list again ("Monday, Tuesday, …"): the echo guard
     # judges that a copy of the prompt and ends the answer before 3 tokens are shown. Only
     # then ask again; an answer that never starts, or a cancel that does not stop, fails.
-    for _attempt in range(3):
+    for _attempt in range(6):  # the dev model may end an answer early
         task, tokens = await first_tokens()
         if not (task.done() and tokens < 3):
             break

@@ -223,6 +223,12 @@ async def test_the_real_dev_model_never_streams_its_prompt(vllm: str, settings: 
     grown = {v: counted(v) - before[v] for v in verdicts}
     assert sum(grown[f"{v} (asked again)"] for v in guard.NO_ANSWER) == 1, grown
     assert grown[end["echo"] or "ok"] == 1, grown
-    assert bool(text.strip()) == (end["echo"] not in guard.NO_ANSWER), (end, text)
+    if end["echo"] in guard.NO_ANSWER:
+        # A few words may have gone out before the echo showed itself (a made-up role: "You
+        # are an IT …"); the page replaces them by the note, as
+        # test_a_made_up_role_before_the_rules_shows_nothing says.
+        assert len(text.split()) < guard.BEGUN_WORDS, (end, text)
+    else:
+        assert text.strip(), (end, text)
     row = await LLMCall.objects.aget(pk=end["call_id"])
     assert row.echo == end["echo"]
