@@ -100,6 +100,10 @@ class LiveAnswer:
     seq: int = 0
     rendered_seq: int = 0
     pending: list[str] = field(default_factory=list)
+    # The last delta while it is being sent: a stop lands on any await, and a delta cut
+    # short must still reach every socket before the answer's end (sockets drop a seq
+    # they already have, so sending it again is harmless).
+    unsent: dict[str, Any] | None = None
     announced: bool = False
     meta_sent: bool = False
     last_render: float = field(default_factory=time.monotonic)
@@ -246,6 +250,9 @@ class LiveAnswer:
                 meta = {"type": "meta", "message_id": self.answer_id}
                 meta.update({k: self.start[k] for k in META_FIELDS if k in self.start})
                 await self.emit({"type": RELAY, "frame": dumps(meta)})
+            if self.unsent is not None:
+                await self.emit(self.unsent)
+                self.unsent = None
             if not self.pending:
                 return
             chunk = "".join(self.pending)
@@ -253,7 +260,9 @@ class LiveAnswer:
             self.text += chunk
             self.seq += 1
             frame = {"type": "delta", "message_id": self.answer_id, "seq": self.seq, "text": chunk}
-            await self.emit({"type": RELAY, "frame": dumps(frame)})
+            self.unsent = {"type": RELAY, "frame": dumps(frame)}
+            await self.emit(self.unsent)
+            self.unsent = None
             now = time.monotonic()
             # Re-rendering grows with the text; with many answers at once, render less often.
             every = RENDER_SECONDS * max(1.0, len(_running) / 40)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 
@@ -45,3 +46,48 @@ async def test_the_in_memory_layer_of_make_run_has_no_remote_members() -> None:
     memory = InMemoryChannelLayer()
     await memory.group_add("answers.test", await memory.new_channel())
     assert await relay.remote_members(memory, "answers.test") == set()
+
+
+async def test_a_delta_cut_short_by_a_stop_is_sent_again_before_the_end() -> None:
+    """A stop cancels the answer's task on whatever it awaits, a delta's send included: that
+    delta is in the text that is saved, so it must still reach the socket (which drops a
+    seq it already has)."""
+    import asyncio
+    import json
+    from dataclasses import dataclass
+    from typing import Any
+
+    got: list[dict[str, Any]] = []
+    sending = asyncio.Event()
+
+    class Socket:
+        async def deliver(self, event: dict[str, Any]) -> None:
+            if not sending.is_set():
+                sending.set()
+                await asyncio.sleep(3600)  # the stop lands while the first delta goes out
+            got.append(json.loads(event["frame"]))
+
+    @dataclass
+    class Answer(relay.LiveAnswer):
+        @property
+        def answer_id(self) -> int:
+            return 7
+
+        @property
+        def group(self) -> str:
+            return "answers.cut"
+
+    answer = Answer()
+    socket = Socket()
+    relay.attach(answer.group, socket)
+    try:
+        pushed = asyncio.create_task(answer.push("Check the pod's events"))
+        await sending.wait()
+        pushed.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pushed
+        await answer.relay()  # what the answer's end sends before its done frame
+    finally:
+        relay.detach(answer.group, socket)
+    assert [(f["seq"], f["text"]) for f in got] == [(1, "Check the pod's events")]
+    assert answer.text == "Check the pod's events"
