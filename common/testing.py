@@ -70,6 +70,11 @@ def wait_for_http(
     pytest.fail(f"{url} did not answer in {seconds:.0f} s: {tail()}")
 
 
+# How often a test that needs a long live answer asks again when the dev model ended it by
+# itself too early (a busy CPU makes it restart its lists, which the echo guard withholds).
+DEV_MODEL_ATTEMPTS = 6
+
+
 def model_server_metrics(root: str) -> dict[str, float]:
     """The dev vLLM server's own Prometheus figures (`root` without /v1), summed by sample
     name: requests running and waiting, tokens read and written, seconds spent on each."""

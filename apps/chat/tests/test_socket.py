@@ -18,7 +18,7 @@ from apps.chat.tests.conftest import (
     open_socket,
     wait_for_status,
 )
-from common.testing import model_server_metrics
+from common.testing import DEV_MODEL_ATTEMPTS, model_server_metrics
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -29,9 +29,6 @@ pytestmark = [
 QUESTION = "List three things to check when a Kubernetes pod restarts."
 # An answer long enough that it is still being written when a test stops it.
 LONG = "Write a long numbered list: 40 checks to run when a Kubernetes pod restarts."
-# How often a test asks again when the dev model ended its answer by itself too early (a busy
-# CPU makes it restart its lists, which the echo guard withholds, more often).
-ATTEMPTS = 6
 
 
 def text_of(frames: list[dict[str, Any]], message_id: int, complete: bool = True) -> str:
@@ -120,7 +117,7 @@ async def test_stop_cancels_the_upstream_request(
     # writing, or turns into an echo of its prompt that the guard withholds or cuts. Only
     # then ask again: a stop that does not stop, or a request gone from the model server
     # while the answer is still streaming, fails.
-    for _attempt in range(ATTEMPTS):
+    for _attempt in range(DEV_MODEL_ATTEMPTS):
         await comm.send_json_to({"type": "send", "text": LONG, "tier": "fast", "knowledge": False})
         frames = await frames_until(comm, "delta", seq=2, ended_by="done")
         before = 0.0
@@ -172,7 +169,7 @@ async def test_reopening_catches_up_and_keeps_streaming(
     first, _, _ = await open_socket(member_conversation.pk, cookie)
     # The dev model sometimes ends an answer within two frames (the echo guard withholds a
     # list it restarts): only then ask again.
-    for _attempt in range(ATTEMPTS):
+    for _attempt in range(DEV_MODEL_ATTEMPTS):
         await first.send_json_to({"type": "send", "text": LONG, "knowledge": False})
         before = await frames_until(first, "delta", seq=3, ended_by="done")
         if before[-1]["type"] != "done":

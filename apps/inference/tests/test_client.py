@@ -16,6 +16,7 @@ from apps.inference import client, limits
 from apps.inference.backends import sync_from_settings
 from apps.inference.models import Backend, LLMCall
 from apps.inference.tests.conftest import vllm_sample
+from common.testing import DEV_MODEL_ATTEMPTS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -122,7 +123,7 @@ async def test_cancel_closes_the_upstream_request(vllm: str) -> None:
     # The dev model sometimes starts the list again ("Monday, Tuesday, …"): the echo guard
     # judges that a copy of the prompt and ends the answer before 3 tokens are shown. Only
     # then ask again; an answer that never starts, or a cancel that does not stop, fails.
-    for _attempt in range(6):  # the dev model may end an answer early
+    for _attempt in range(DEV_MODEL_ATTEMPTS):
         task, tokens = await first_tokens()
         if not (task.done() and tokens < 3):
             break

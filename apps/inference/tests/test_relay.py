@@ -4,7 +4,11 @@ fails here first."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from channels_redis.core import RedisChannelLayer
@@ -51,12 +55,8 @@ async def test_the_in_memory_layer_of_make_run_has_no_remote_members() -> None:
 async def test_a_delta_cut_short_by_a_stop_is_sent_again_before_the_end() -> None:
     """A stop cancels the answer's task on whatever it awaits, a delta's send included: that
     delta is in the text that is saved, so it must still reach the socket (which drops a
-    seq it already has)."""
-    import asyncio
-    import json
-    from dataclasses import dataclass
-    from typing import Any
-
+    seq it already has). The socket here is this process's own deliver() hook, so that the
+    stop lands exactly during a send; test_workers stops a real answer across two workers."""
     got: list[dict[str, Any]] = []
     sending = asyncio.Event()
 

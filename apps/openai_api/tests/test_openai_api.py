@@ -25,7 +25,7 @@ from django.test import AsyncClient
 
 from apps.accounts.tokens import create_token, revoke_token
 from apps.inference.models import Backend, LLMCall
-from common.testing import database_url
+from common.testing import DEV_MODEL_ATTEMPTS, database_url
 from common.testing import free_port as _free_port
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.both_engines]
@@ -298,14 +298,15 @@ async def test_openai_client_streams_through_the_portal(
     messages: Any = ASK
     # The dev model sometimes starts the list again, which the echo guard withholds: only
     # then ask again.
-    for _attempt in range(4):
+    for _attempt in range(DEV_MODEL_ATTEMPTS):
         stream = await api.chat.completions.create(
             model="auto", messages=messages, stream=True, max_tokens=24
         )
         pieces = [c.choices[0].delta.content async for c in stream if c.choices]
-        if len([p for p in pieces if p and p.strip()]) > 1:
+        words = [p for p in pieces if p and p.strip()]
+        if len(words) > 1:
             break
-    assert len([p for p in pieces if p]) > 1, pieces
+    assert len(words) > 1, pieces
 
     row = await user.api_tokens.aget()
     await sync_to_async(revoke_token)(user, row.pk)
