@@ -20,6 +20,11 @@ Two signs of an echo:
    turns). The quoted material itself (Prompt.quoted: the sources' text, a scenario's data)
    does not count: a base model often answers by copying the steps of the right runbook
    section, which is a usable answer with its source listed under it, not an echo.
+3. A role: the answer opens the way the rules do, by telling someone who they are ("You are
+   Opscreeper/Opsdesk, a team of experts…", "You are a senior operations engineer."). The
+   dev model varies the identity line rather than copying it, so neither sign above finds
+   it; an answer to an engineer opens that way only as "You are seeing…", "You are right",
+   which ROLE leaves alone (a verb or an adjective, not a name or an article).
 
 Nothing is released before it is judged: the first RELEASE_WORDS words wait, and text goes
 out only while the opening so far is not mostly the prompt's frame (the verdict on the
@@ -69,6 +74,8 @@ USABLE_WORDS = 4
 BEGUN_WORDS = 8
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# "You are" + an article or a capitalised name; "Ты —" / "Вы —" in Russian.
+ROLE = re.compile(r"\W*(?:(?i:you\s+are)\s+(?:(?i:an?|the)\b|[A-Z])|(?:Ты|Вы)\s+[—–-]\s)")
 
 
 def _words(text: str) -> list[str]:
@@ -149,6 +156,8 @@ class Judge:
 
     def copies(self, text: str) -> bool:
         """Whether this opening repeats the prompt instead of answering it."""
+        if ROLE.match(text):
+            return True
         return _covered(_words(text)[:OPENING_WORDS], self.frame) >= FRAME_SHARE
 
 

@@ -116,11 +116,23 @@ def test_an_answer_that_repeats_the_rules_or_a_delimiter_shows_nothing(echo: str
 def test_a_made_up_role_before_the_rules_shows_nothing() -> None:
     # Recorded: the dev model through its chat template, asked about an OSD disk.
     echo = "You are a senior operations engineer.\n" + RULES_ECHO.split("\n", 1)[1]
-    shown, verdict = _stream(OSD, _pieces(echo))
-    # A few words may have gone out before the rules began; the page replaces them by the
-    # note (the verdict), and no word of the rules went out.
-    assert verdict == guard.WITHHELD and "Answer" not in shown and len(shown.split()) < 8
+    # The role line is itself a sign (guard.ROLE): not even it goes out.
+    assert _stream(OSD, _pieces(echo)) == ("", guard.WITHHELD)
     assert _stream(OSD, [echo]) == ("", guard.WITHHELD)
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        # Recorded: the dev model at a higher temperature, asked again about the exporter.
+        "You are Opscreeper/Opsdesk, a team of experts in the management of in-field data.\n",
+        "You are an IT operations engineer with ten years of experience in observability.",
+        "Ты — опытный инженер эксплуатации, который отвечает на вопросы по OpenTelemetry.",
+    ],
+)
+def test_a_role_the_model_gives_itself_shows_nothing(role: str) -> None:
+    assert _stream(OTEL, _pieces(role)) == ("", guard.WITHHELD)
+    assert _stream(OTEL, [role]) == ("", guard.WITHHELD)
 
 
 def test_an_answer_that_repeats_the_question_shows_nothing() -> None:
@@ -149,6 +161,8 @@ def test_a_source_heading_alone_is_no_answer() -> None:
             "queues drain by themselves afterwards. Check why with "
             "`GET _cluster/allocation/explain` [2].",
         ),
+        # "You are" with a verb is an answer, not a role.
+        (OTEL, "You are seeing dropped logs because the exporter queue is full [1]."),
         # Short answers are judged when they end, not held forever.
         (OSD, "Run `ceph -s` first [1]."),
     ],
@@ -224,9 +238,9 @@ async def test_the_real_dev_model_never_streams_its_prompt(vllm: str, settings: 
     assert sum(grown[f"{v} (asked again)"] for v in guard.NO_ANSWER) == 1, grown
     assert grown[end["echo"] or "ok"] == 1, grown
     if end["echo"] in guard.NO_ANSWER:
-        # A few words may have gone out before the echo showed itself (a made-up role: "You
-        # are an IT …"); the page replaces them by the note, as
-        # test_a_made_up_role_before_the_rules_shows_nothing says.
+        # A few words may have gone out before the echo showed itself (an opening that runs
+        # into the rules); the page replaces them by the note. A role line ("You are …")
+        # shows nothing at all (test_a_role_the_model_gives_itself_shows_nothing).
         assert len(text.split()) < guard.BEGUN_WORDS, (end, text)
     else:
         assert text.strip(), (end, text)
