@@ -115,6 +115,30 @@ def test_bad_files_get_per_document_errors_and_the_job_goes_on(tmp_path: Path, i
     assert chunks_of(source) == sum(d.chunk_count for d in good)
 
 
+def _wait_for_other_sessions(timeout: float = 30) -> None:
+    """Until no other session of the test database runs a statement or holds a transaction.
+    PostgreSQL ends a killed client's session when it finds the socket closed, but finishes
+    a statement the client had sent first. SQLite has no server: a dead process writes
+    nothing more."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
+                "AND state IS DISTINCT FROM 'idle'"
+            )
+            busy = cursor.fetchone()[0]
+            if not busy:
+                return
+            assert time.monotonic() < deadline, f"{busy} sessions still busy after {timeout} s"
+            time.sleep(0.1)
+
+
 def _count_by_doc(path: str, collection: str) -> dict[str, int]:
     if settings.QDRANT_ENGINE == "edge":
         from apps.knowledge.store.edge import EdgeStore
@@ -178,7 +202,10 @@ def test_killed_run_rerun_leaves_exactly_the_right_chunks(tmp_path: Path) -> Non
     partial = Document.objects.filter(source__name="killed").count()
     assert partial < 60
 
-    # Make the killed job look stale at once instead of waiting for its heartbeat to age.
+    # Make the killed job look stale at once instead of waiting for its heartbeat to age, once
+    # nothing it sent can land after that (a progress save sent before the kill would put a
+    # fresh heartbeat back, and the rerun would find the job still running).
+    _wait_for_other_sessions()
     IndexJob.objects.filter(pk=job.pk).update(heartbeat=job.created - timedelta(minutes=10))
     rerun = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
