@@ -11,7 +11,7 @@ question repeated five times. The guard reads the answer as it streams and decid
   rest is dropped (CUT_NOTE);
 - "empty": the model wrote nothing but blanks; the caller shows NOTE as for "withheld".
 
-Two signs of an echo:
+Three signs of an echo:
 
 1. The scaffold: any phrase of the prompt's own wording (Prompt.scaffold: the rules, the
    headings, the delimiters), anywhere in the answer, case and spacing aside.
