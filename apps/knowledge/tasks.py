@@ -12,6 +12,7 @@ workers still running or by the next one to start.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -23,10 +24,11 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from apps.knowledge.models import IndexJob, Source
+from common.background import Background
 
 log = logging.getLogger(__name__)
 
-_threads: list[threading.Thread] = []
+_background = Background()
 
 
 @shared_task(name="knowledge.run_index_job", time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60)
@@ -77,11 +79,7 @@ def dispatch(job: IndexJob, wait: bool = False) -> None:
     elif settings.QDRANT_URL and not settings.CELERY_TASK_ALWAYS_EAGER:
         run_index_job.delay(job.pk)
     else:
-        thread = threading.Thread(
-            target=_in_thread, args=(job.pk,), name=f"index-job-{job.pk}", daemon=True
-        )
-        _threads[:] = [t for t in _threads if t.is_alive()] + [thread]
-        thread.start()
+        _background.run(functools.partial(_in_thread, job.pk), name=f"index-job-{job.pk}")
 
 
 def requeue(job: IndexJob) -> None:
@@ -143,5 +141,4 @@ async def scheduler() -> AsyncIterator[None]:
 
 
 def wait_for_background(timeout: float = 600) -> None:
-    for thread in list(_threads):
-        thread.join(timeout)
+    _background.wait(timeout)

@@ -9,7 +9,6 @@ webhook's request and keep Slack waiting, so they run on a thread of this proces
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from celery import shared_task
@@ -19,11 +18,11 @@ from django.utils import translation
 
 from apps.accounts import messenger as links
 from apps.scenarios.messenger import answer, mattermost, replies, slack
+from common.background import Background
 
 log = logging.getLogger(__name__)
 
-_threads: list[threading.Thread] = []
-_threads_lock = threading.Lock()
+_background = Background()
 
 
 def dispatch(task: Any, job: dict[str, Any]) -> None:
@@ -44,20 +43,12 @@ def dispatch(task: Any, job: dict[str, Any]) -> None:
         finally:
             connections.close_all()  # this thread's own; it ends here
 
-    thread = threading.Thread(target=run, name="messenger-job", daemon=True)
-    with _threads_lock:
-        _threads[:] = [t for t in _threads if t.is_alive()]
-        _threads.append(thread)
-    thread.start()
+    _background.run(run, name="messenger-job")
 
 
 def wait_idle(timeout: float = 120.0) -> bool:
     """Wait for this process's background jobs (tests, benches). True when all finished."""
-    with _threads_lock:
-        running = list(_threads)
-    for thread in running:
-        thread.join(timeout)
-    return not any(t.is_alive() for t in running)
+    return _background.wait(timeout)
 
 
 def _identity(job: dict[str, Any]) -> Any:
