@@ -16,20 +16,15 @@ those calls, and KNOWLEDGE_TRANSLATION=0 measures without them.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
-from knowledge_setup import DEFAULT_CORPUS, ROOT, ingest, setup
+from knowledge_setup import ROOT, arguments, ingest, setup
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--workdir")
-    parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
+    parser = arguments(__doc__)
     parser.add_argument(
         "--questions",
         nargs="+",

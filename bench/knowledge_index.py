@@ -17,7 +17,6 @@ qdrant-client's local mode.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
@@ -25,7 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from knowledge_setup import DEFAULT_CORPUS, ROOT, ingest, setup
+from knowledge_setup import ROOT, arguments, ingest, setup
 
 
 def grow_to(target: int) -> int:
@@ -83,11 +82,7 @@ def latency(questions: list[str], user: object, rounds: int) -> dict[str, float]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--workdir")
-    parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
+    parser = arguments(__doc__)
     parser.add_argument("--questions", default=str(ROOT / "bench/eval/corpus_questions.jsonl"))
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=30)

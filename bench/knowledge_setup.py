@@ -6,6 +6,7 @@ The corpus (../shared/corpus by default) is indexed from where it lies; nothing 
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -17,6 +18,17 @@ ROOT = Path(__file__).resolve().parent.parent
 # ../shared/corpus beside the checkout; pass --corpus where the checkout lies elsewhere.
 DEFAULT_CORPUS = (ROOT.parent / "shared" / "corpus").resolve()
 EXCLUDE = ["LICENSES/*", "MANIFEST.tsv"]
+
+
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    """The command line every knowledge benchmark shares: its docstring as help, the work
+    directory and the corpus."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workdir")
+    parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
+    return parser
 
 
 def setup(workdir: str | None, corpus: Path | None = None) -> Path:

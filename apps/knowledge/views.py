@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from apps.inference import client, guard, limits
-from apps.knowledge.search import answering, english, glossary, retrieval
+from apps.knowledge.search import answering, crosslingual, english, glossary, retrieval
 from apps.knowledge.search.sparse import stem, terms
 from apps.knowledge.store.qdrant import IndexUnavailable
 from common import dbconnections
@@ -38,11 +38,12 @@ _WORD = re.compile(r"[0-9A-Za-zА-Яа-яЁё_]+")
 
 
 def marked_terms(query: str) -> set[str]:
-    """The stems a snippet marks: the query's words and the glossary's, and a Russian
-    question's English translation (cached by the search that just ran), so a reader of an
-    English page sees which of its words answer the question."""
+    """The stems a snippet marks: the query's words and the glossary's, and the words of a
+    Russian question's English translation that the question vouches for (the translation
+    is cached by the search that just ran; crosslingual.confirmed), so a reader of an English
+    page sees which of its words answer the question."""
     weighted, _english = glossary.expand(query)
-    return set(weighted) | set(terms(english.question(query)))
+    return set(weighted) | set(terms(crosslingual.confirmed(query, english.question(query))))
 
 
 def highlight(text: str, wanted: set[str]) -> SafeString:

@@ -236,7 +236,8 @@ def _ranked(user: Any, query: str, k: int, filters: dict[str, Any] | None, mode:
     translated = english.question(query) if mode != "sparse" else ""
     if translated:
         words = [translated, *(w for w in words if w.lower() not in translated.lower())]
-        weighted = {**{t: english.WEIGHT for t in terms(translated)}, **weighted}
+        vouched = crosslingual.confirmed(query, translated)
+        weighted = {**{t: english.WEIGHT for t in terms(vouched)}, **weighted}
     base = set(terms(query))
     # An exact-term lookup (sparse) needs no embedding; its relevance is the term share.
     qvec = query_embedding(active.model, query, words) if mode != "sparse" else None

@@ -274,3 +274,28 @@ def test_the_nearer_chunk_of_two_with_close_ranks_comes_first(monkeypatch, setti
     assert order("как выбросить дублирующиеся события?", mode="dense")[0] == "routes.md"
     settings.EMBEDDING_MODEL = BOTH  # its own cosine already read the question's meaning
     assert order("как выбросить дублирующиеся события?")[0] == "routes.md"
+
+
+def test_only_the_translated_words_the_question_vouches_for_are_searched(
+    monkeypatch, settings
+) -> None:
+    """Translations the dev model wrote for two questions of the existing set: it filled
+    what it could not translate with words of its own (a wallet, a joystick)."""
+    from apps.knowledge.search import crosslingual
+
+    buckets = "топ-10 сервисов по числу ошибок, но счётчики в бакетах неточные из-за шардов"
+    wallet = "the top-10 services with the most errors, but the counters in the wallet are not accurate due to holes in the bar codes"
+    scaling = "HPA уже минут 20 держит максимальное число реплик и не может скейлиться дальше"
+    joystick = "HPA has been holding the maximum number of replies and cannot continue to play with the joystick"
+    _learned(monkeypatch, [wallet, joystick, "Replicas, buckets and shards of an index."])
+    kept = crosslingual.confirmed(buckets, wallet)
+    assert "top-10" in kept.split()  # not a plain word: kept as the model copied it
+    assert {"services", "errors", "counters"} <= crosslingual.english_words(kept)
+    assert "wallet" not in kept
+    kept = crosslingual.confirmed(scaling, joystick)
+    assert "HPA" in kept.split()  # in the question as written
+    assert {"maximum", "number"} <= crosslingual.english_words(kept)
+    assert "joystick" not in kept
+    assert "replies" not in kept  # a wrong translation of "реплик" (replicas)
+    settings.KNOWLEDGE_CROSSLINGUAL = False  # nothing to judge them by: all are searched
+    assert crosslingual.confirmed(scaling, joystick) == joystick
