@@ -4,8 +4,9 @@ Most of the knowledge base is English manuals, and the default embedding model r
 only: a Russian question reaches it as its Latin words and the English words the glossary and
 the multilingual word matches found (crosslingual.py), which is often too little to tell the
 page that answers from its general neighbour. The fast tier translates the question once (a
-few dozen tokens), and the translation joins the question: its text in the dense query, its
-words in the sparse one at WEIGHT. Even the development model (gemma-3-270m, a base model)
+few dozen tokens), and the translation joins the question: its text in the dense query, and
+in the sparse one at WEIGHT those of its words the question vouches for
+(crosslingual.confirmed: a small model fills what it cannot translate with words of its own). Even the development model (gemma-3-270m, a base model)
 translates well enough to gain (docs/benchmarks.md, "Russian questions translated by the
 model"); a production model translates better.
 
