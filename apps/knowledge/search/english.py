@@ -7,8 +7,9 @@ page that answers from its general neighbour. The fast tier translates the quest
 few dozen tokens), and the translation joins the question: its text in the dense query, and
 in the sparse one at WEIGHT those of its words the question vouches for
 (crosslingual.confirmed: a small model fills what it cannot translate with words of its
-own). Even the development model (gemma-3-270m, a base model) translates well enough to gain (docs/benchmarks.md, "Russian questions translated by the
-model"); a production model translates better.
+own). Even the development model (gemma-3-270m, a base model) translates well enough to
+gain (docs/benchmarks.md, "Russian questions translated by the model"); a production model
+translates better.
 
 What the translation may change is the order of the candidates, not whether there is an
 answer: the relevance gate's lexical half counts the question's own words and the glossary's,
