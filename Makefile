@@ -18,7 +18,8 @@ venv:
 	@bash deploy/dev/venv.sh
 
 # Debian packages: python-ldap's build headers, slapd for the tests, Chromium for browser
-# tests, gettext for translations. Installed only when missing.
+# tests, gettext for translations, an English-Russian dictionary for Russian
+# questions over English pages. Installed only when missing.
 system-packages:
 	@bash deploy/dev/system-packages.sh
 

@@ -258,6 +258,9 @@ if EMBEDDING_BACKEND not in ("torch", "onnx", "onnx-int8"):
 # Russian question words matched to the knowledge base's English words by the packaged
 # multilingual model (apps/knowledge/search/crosslingual.py).
 KNOWLEDGE_CROSSLINGUAL = env_bool("KNOWLEDGE_CROSSLINGUAL", True)
+# Mueller's English-Russian dictionary (Debian mueller7-dict), read backwards for the Russian
+# words the encoder cannot match (apps/knowledge/search/dictionary.py); empty: none.
+KNOWLEDGE_DICTIONARY = env_str("KNOWLEDGE_DICTIONARY", "/usr/share/dictd/mueller7.dict.dz")
 # Russian questions translated into English by the fast tier before the search, within
 # KNOWLEDGE_TRANSLATION_SECONDS (apps/knowledge/search/english.py).
 KNOWLEDGE_TRANSLATION = env_bool("KNOWLEDGE_TRANSLATION", True)

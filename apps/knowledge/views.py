@@ -40,10 +40,13 @@ _WORD = re.compile(r"[0-9A-Za-zА-Яа-яЁё_]+")
 def marked_terms(query: str) -> set[str]:
     """The stems a snippet marks: the query's words and the glossary's, and the words of a
     Russian question's English translation that the question vouches for (the translation
-    is cached by the search that just ran; crosslingual.confirmed), so a reader of an English
+    is cached by the search that just ran; crosslingual.confirmed) and the dictionary's
+    words the search used (crosslingual.dictionary_words), so a reader of an English
     page sees which of its words answer the question."""
     weighted, _english = glossary.expand(query)
-    return set(weighted) | set(terms(crosslingual.confirmed(query, english.question(query))))
+    guessed = " ".join(w for w, _ in crosslingual.dictionary_words(query))
+    vouched = crosslingual.confirmed(query, english.question(query))
+    return set(weighted) | set(terms(f"{vouched} {guessed}"))
 
 
 def highlight(text: str, wanted: set[str]) -> SafeString:

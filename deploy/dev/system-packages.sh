@@ -2,7 +2,7 @@
 # Install the Debian packages Opsdesk needs on a development or CI machine, once.
 set -euo pipefail
 need=()
-for pkg in git nodejs libldap2-dev libsasl2-dev slapd ldap-utils chromium gettext haproxy nginx-light libnginx-mod-stream prometheus prometheus-alertmanager acl; do
+for pkg in git nodejs libldap2-dev libsasl2-dev slapd ldap-utils chromium gettext haproxy nginx-light libnginx-mod-stream prometheus prometheus-alertmanager acl mueller7-dict; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 # npm installs the OpenID Connect provider the sign-on tests start (deploy/dev/oidc.sh); a

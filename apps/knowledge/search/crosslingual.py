@@ -11,7 +11,9 @@ is not translated. Only words the knowledge base contains are ever proposed, so 
 translation always has something to find. The same vectors re-score a Russian question's
 candidates (`similarities`): a chunk is read as the mean of its English words' vectors, which
 lies near the question's own vector when the chunk speaks of what the question asks, whatever
-words the translation picked. KNOWLEDGE_CROSSLINGUAL=0 turns both off.
+words the translation picked. A Russian word matched to nothing is looked up in a printed
+dictionary (dictionary.py) whose English words the encoder then judges (`dictionary_words`).
+KNOWLEDGE_CROSSLINGUAL=0 turns all of it off.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ RESCORE_WEIGHT = 0.35
 # 0.59, on the existing set's Russian words; docs/benchmarks.md, "Translated words the question
 # vouches for"). A word's right translation is usually far nearer (median best match 0.82).
 CONFIRM = 0.45
+# A printed dictionary's translation (dictionary.py) of a Russian word the encoder could not
+# match is searched for when the encoder puts the two at least this near, at most
+# DICTIONARY_WORDS of them per Russian word (docs/benchmarks.md, "A printed dictionary").
+DICTIONARY_CONFIRM = 0.5
+DICTIONARY_WORDS = 3
 CACHE_SECONDS = 30.0
 MAX_MATCHED = 50_000  # Russian words whose matches and vectors are kept between questions
 
@@ -214,6 +221,34 @@ def translate(query: str, covered: Collection[str] = ()) -> list[tuple[str, floa
         for english, score in known[word]:
             found[english] = max(found.get(english, 0.0), score)
     return sorted(found.items(), key=lambda p: -p[1])
+
+
+def dictionary_words(query: str) -> list[tuple[str, float]]:
+    """English words of the knowledge base that the dictionary gives for the Russian words of
+    a question translate() found nothing for, as (word, cosine): a dictionary lists every sense
+    of a word ("выбрасывать": discard, emit, throw, belch...), the encoder says which of them
+    are near enough to be meant. Like the model's translation, they may reorder candidates
+    (in the sparse query only) but never count towards the relevance a hit shows."""
+    from apps.knowledge.search import dictionary
+
+    if not enabled():
+        return []
+    translate(query)  # records which words the encoder matched
+    vocabulary = _vocabulary.get()
+    russian = [w for w in _russian_words(query) if vocabulary.matched.get(w) == []]
+    if not russian or not vocabulary.words:
+        return []
+    found: dict[str, float] = {}
+    for word, vector in zip(russian, _vectors(vocabulary, russian), strict=True):
+        offered = [e for e in dictionary.english(word) if e in vocabulary.index]
+        near = sorted(
+            ((e, float(vocabulary.matrix[vocabulary.index[e]] @ vector)) for e in offered),
+            key=lambda p: (-p[1], p[0]),
+        )
+        for english, score in near[:DICTIONARY_WORDS]:
+            if score >= DICTIONARY_CONFIRM:
+                found[english] = max(found.get(english, 0.0), score)
+    return sorted(found.items(), key=lambda p: (-p[1], p[0]))
 
 
 def similarities(query: str, texts: list[str]) -> list[float] | None:

@@ -231,8 +231,15 @@ def _ranked(user: Any, query: str, k: int, filters: dict[str, Any] | None, mode:
         return []
     weighted, words = glossary.expand(query)
     # The relevance a chunk shows counts the question's words and the glossary's, never the
-    # model's translation (english.py): it may reorder candidates, not invent an answer.
+    # model's translation (english.py) or the dictionary's words: they may reorder
+    # candidates, not invent an answer.
     shown = weighted
+    if mode == "hybrid":
+        # A dictionary's guesses (crosslingual.dictionary_words) weigh in the sparse half as
+        # the model's translation does: 0.6 cost a Russian question its place in the gate's
+        # first three (docs/benchmarks.md, "A printed dictionary").
+        guessed = terms(" ".join(w for w, _ in crosslingual.dictionary_words(query)))
+        weighted = {**dict.fromkeys(guessed, english.WEIGHT), **weighted}
     translated = english.question(query) if mode != "sparse" else ""
     if translated:
         words = [translated, *(w for w in words if w.lower() not in translated.lower())]
