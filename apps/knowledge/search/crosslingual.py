@@ -205,6 +205,16 @@ def translate(query: str, covered: Collection[str] = ()) -> list[tuple[str, floa
     vocabulary = _vocabulary.get()
     if not vocabulary.words:
         return []
+    found: dict[str, float] = {}
+    for matches in _matches(vocabulary, russian).values():
+        for english, score in matches:
+            found[english] = max(found.get(english, 0.0), score)
+    return sorted(found.items(), key=lambda p: -p[1])
+
+
+def _matches(vocabulary: Vocabulary, russian: list[str]) -> dict[str, list[tuple[str, float]]]:
+    """Each Russian word's nearest English words at cosine >= MIN_SIMILARITY (none when the
+    encoder is not sure), computed once per vocabulary."""
     known = vocabulary.matched
     missing = [w for w in russian if w not in known]
     if missing:
@@ -216,11 +226,7 @@ def translate(query: str, covered: Collection[str] = ()) -> list[tuple[str, floa
                 for i in np.argsort(-row)[:3]
                 if top >= MIN_SIMILARITY and float(row[i]) >= max(MIN_SIMILARITY, top - RUNNER_UP)
             ]
-    found: dict[str, float] = {}
-    for word in russian:
-        for english, score in known[word]:
-            found[english] = max(found.get(english, 0.0), score)
-    return sorted(found.items(), key=lambda p: -p[1])
+    return {w: known[w] for w in russian}
 
 
 def dictionary_words(query: str) -> list[tuple[str, float]]:
@@ -233,10 +239,12 @@ def dictionary_words(query: str) -> list[tuple[str, float]]:
 
     if not enabled():
         return []
-    translate(query)  # records which words the encoder matched
     vocabulary = _vocabulary.get()
-    russian = [w for w in _russian_words(query) if vocabulary.matched.get(w) == []]
-    if not russian or not vocabulary.words:
+    asked = _russian_words(query)
+    if not asked or not vocabulary.words:
+        return []
+    russian = [w for w, matches in _matches(vocabulary, asked).items() if not matches]
+    if not russian:
         return []
     found: dict[str, float] = {}
     for word, vector in zip(russian, _vectors(vocabulary, russian), strict=True):

@@ -83,3 +83,39 @@ def test_a_missing_or_damaged_dictionary_leaves_the_search_as_it_was(
         dictionary.forget()
         assert crosslingual.dictionary_words(QUESTION) == []
         assert dictionary.english("выбрасывает") == frozenset()
+
+
+def test_a_hybrid_search_asks_for_the_dictionarys_word_in_its_sparse_half(
+    tmp_path: Path, ingest, admin_user, settings, monkeypatch
+) -> None:
+    """The search a reader makes, on an index with the word: the sparse query carries the
+    guess at the translation's weight; the relevance the hit shows does not count it."""
+    from apps.knowledge.search import english, retrieval
+
+    settings.KNOWLEDGE_TRANSLATION = False  # the dictionary's part alone
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "debug.md").write_text(DEBUG)
+    (pages / "nop.md").write_text(NOP)
+    # A word is learned once two chunks use it.
+    (pages / "filter.md").write_text("# Filter\n\nA condition may discard spans.\n")
+    ingest(pages, "exporters")
+    crosslingual.invalidate()
+    asked: list[dict[str, float]] = []
+    real = retrieval.query_vector
+
+    def recorded(weighted: dict[str, float]):  # the real sparse vector, its terms noted
+        asked.append(dict(weighted))
+        return real(weighted)
+
+    monkeypatch.setattr(retrieval, "query_vector", recorded)
+    hits = retrieval.search(admin_user, QUESTION, k=3)
+    assert asked[-1][stem("discard")] == english.WEIGHT
+    retrieval.search(admin_user, QUESTION, k=3, mode="sparse")  # an exact-term lookup
+    assert stem("discard") not in asked[-1]
+    settings.KNOWLEDGE_DICTIONARY = ""
+    dictionary.forget()
+    without = retrieval.search(admin_user, QUESTION, k=3)
+    assert stem("discard") not in asked[-1]
+    # The relevance each page shows is the same with the guess and without it.
+    assert {h.path: h.relevance for h in hits} == {h.path: h.relevance for h in without}
