@@ -14,9 +14,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -101,6 +103,15 @@ class _Pending:
     chunks: list[Chunk] = field(default_factory=list)
 
 
+@dataclass
+class _Batch:
+    """Chunks handed to the encoder thread, written to the index once their vectors come."""
+
+    items: list[_Pending]
+    texts: list[str]  # heading line + chunk: what the sparse vector and the vocabulary read
+    vectors: Future[np.ndarray]
+
+
 class JobRunner:
     def __init__(self, job: IndexJob):
         self.job = job
@@ -112,6 +123,11 @@ class JobRunner:
         self.processed = 0  # documents actually parsed (not skipped)
         self.added: list[str] = []  # documents indexed for the first time (source_synced)
         self.groups = self.source.group_names() or [qdrant.PUBLIC]
+        # Encoding is most of a job's time and runs outside the GIL: one batch is encoded on
+        # this thread while the job's own thread parses the next documents and writes the
+        # batch before (docs/benchmarks.md, "Indexing throughput").
+        self.encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+        self.inflight: _Batch | None = None
 
     # --- bookkeeping ---------------------------------------------------------------------
     def progress(self, force: bool = False) -> None:
@@ -185,14 +201,14 @@ class JobRunner:
             existing = {d.external_id: d for d in self.source.documents.all()}
             for ref in refs:
                 if Source.objects.filter(pk=self.source.pk, paused=True).exists():
-                    self.flush()
+                    self.drain()
                     job.state = IndexJob.State.PAUSED
                     job.message = "paused by an admin"
                     return
                 self.one(connector, ref, existing.get(ref.external_id))
                 job.docs_done += 1
                 self.progress()
-            self.flush()
+            self.drain()
             self.remove_missing({r.external_id for r in refs}, existing)
             qdrant.optimize(self.collection)
             state = connector.sync_state()
@@ -200,6 +216,9 @@ class JobRunner:
                 Source.objects.filter(pk=self.source.pk).update(sync_state=state)
             job.state = IndexJob.State.DONE
         finally:
+            # A batch still in flight after a failure is dropped unwritten: its documents'
+            # rows do not say indexed, so the next run indexes them again.
+            self.encoder.shutdown(wait=True, cancel_futures=True)
             connector.close()
 
     def resumed(self, ref: DocRef, doc: Document | None) -> bool:
@@ -263,20 +282,37 @@ class JobRunner:
             self.flush()
 
     def flush(self) -> None:
-        if not self.pending:
-            return
-        texts = []
-        dense_texts = []
-        for item in self.pending:
-            for chunk in item.chunks:
-                heading = " > ".join((item.title, *chunk.section))
-                texts.append(f"{heading}\n{chunk.text}")
-                dense_texts.append(dense_passage(texts[-1]))
-        vectors = get_embedder().encode(dense_texts)
+        """Hand the pending chunks to the encoder thread, then write the batch handed over
+        before them, so encoding overlaps this thread's parsing and writing."""
+        batch = None
+        if self.pending:
+            texts = []
+            for item in self.pending:
+                for chunk in item.chunks:
+                    heading = " > ".join((item.title, *chunk.section))
+                    texts.append(f"{heading}\n{chunk.text}")
+            dense_texts = [dense_passage(text) for text in texts]
+            batch = _Batch(
+                self.pending, texts, self.encoder.submit(get_embedder().encode, dense_texts)
+            )
+            self.pending = []
+            self.pending_chunks = 0
+        if self.inflight is not None:
+            self.write(self.inflight)
+        self.inflight = batch
+
+    def drain(self) -> None:
+        """Everything parsed so far encoded and written."""
+        while self.pending or self.inflight is not None:
+            self.flush()
+
+    def write(self, batch: _Batch) -> None:
+        texts = batch.texts
+        vectors = batch.vectors.result()
         now = timezone.now()
         points = []
         row = 0
-        for item in self.pending:
+        for item in batch.items:
             key = qdrant.doc_key(self.source.pk, item.ref.external_id)
             for n, chunk in enumerate(item.chunks):
                 indices, values = document_vector(texts[row])
@@ -308,7 +344,7 @@ class JobRunner:
                 row += 1
         qdrant.upsert(self.collection, points)
         crosslingual.learn(texts)
-        for item in self.pending:
+        for item in batch.items:
             key = qdrant.doc_key(self.source.pk, item.ref.external_id)
             qdrant.delete_document_tail(self.collection, key, len(item.chunks))
             if item.doc is None:
@@ -332,8 +368,6 @@ class JobRunner:
                 },
             )
             self.job.chunks_done += len(item.chunks)
-        self.pending = []
-        self.pending_chunks = 0
 
     def remove_missing(self, listed: set[str], existing: dict[str, Document]) -> None:
         gone = [d for key, d in existing.items() if key not in listed]

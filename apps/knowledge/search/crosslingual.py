@@ -69,9 +69,9 @@ def enabled() -> bool:
 
 
 def _encoder() -> Any:
-    from apps.knowledge.store.embeddings import USE_MULTILINGUAL, get_embedder
+    from apps.knowledge.store.embeddings import word_encoder
 
-    return get_embedder(USE_MULTILINGUAL)
+    return word_encoder()
 
 
 def english_words(text: str) -> set[str]:

