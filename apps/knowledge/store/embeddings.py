@@ -9,8 +9,9 @@ in numpy, so Russian questions over English documents work offline too; or
 `all-minilm-l6-v2+use-multilingual-v3`, both side by side (docs/benchmarks.md compares the
 three). EMBEDDING_BACKEND picks how a sentence-transformers model runs on CPU:
 "torch", "onnx" (the same weights exported once to ONNX) or "onnx-int8" (that export with
-dynamically quantised int8 weights: ~1.5-3x faster on 2 cores, cosine >= 0.99 to torch's
-vectors). The export is cached under var/models/ and made offline from the local weights.
+dynamically quantised int8 weights: ~1.5-3x faster on 2 cores, cosine 0.99 to torch's
+vectors on average, 0.97 at worst). The export is cached under var/models/ and made offline
+from the local weights.
 """
 
 from __future__ import annotations
@@ -302,16 +303,19 @@ def get_embedder(path: str | None = None) -> Embedder | UseEmbedder | BothEmbedd
         return _embedders[key]
 
 
+_word_encoder: UseEmbedder | None = None
+
+
 def word_encoder() -> UseEmbedder:
     """The multilingual model on one thread, for words and questions (crosslingual.py). A
     short text gains little from a second thread, and an index job encodes its words while
     the chunk encoder runs beside it: two BLAS threads there would fight it for the cores
     (docs/benchmarks.md, "Indexing throughput")."""
-    key = (USE_MULTILINGUAL, "one thread")
+    global _word_encoder
     with _load_lock:
-        if key not in _embedders:
-            _embedders[key] = UseEmbedder(threads=1)
-        return _embedders[key]  # type: ignore[return-value]
+        if _word_encoder is None:
+            _word_encoder = UseEmbedder(threads=1)
+        return _word_encoder
 
 
 _rerankers: dict[str, Any] = {}
