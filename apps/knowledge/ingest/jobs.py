@@ -344,30 +344,37 @@ class JobRunner:
                 row += 1
         qdrant.upsert(self.collection, points)
         crosslingual.learn(texts)
-        for item in batch.items:
-            key = qdrant.doc_key(self.source.pk, item.ref.external_id)
-            qdrant.delete_document_tail(self.collection, key, len(item.chunks))
-            if item.doc is None:
-                self.added.append(item.ref.external_id)
-            # Only now, with the chunks in Qdrant, does the row say the document is indexed.
-            Document.objects.update_or_create(
-                source=self.source,
-                external_id=item.ref.external_id,
-                defaults={
-                    "version": item.ref.version,
-                    "content_hash": item.content_hash,
-                    "path": item.ref.path,
-                    "title": item.title[:500],
-                    "link": item.link,
-                    "language": item.lang,
-                    "size": item.ref.size,
-                    "chunk_count": len(item.chunks),
-                    "collection": self.collection,
-                    "error": "",
-                    "indexed_at": now,
-                },
-            )
-            self.job.chunks_done += len(item.chunks)
+        qdrant.delete_document_tails(
+            self.collection,
+            [
+                (qdrant.doc_key(self.source.pk, item.ref.external_id), len(item.chunks))
+                for item in batch.items
+            ],
+        )
+        # Only now, with the chunks in Qdrant, do the rows say the documents are indexed; one
+        # transaction for the batch's rows (one commit, not one per document).
+        with transaction.atomic():
+            for item in batch.items:
+                if item.doc is None:
+                    self.added.append(item.ref.external_id)
+                Document.objects.update_or_create(
+                    source=self.source,
+                    external_id=item.ref.external_id,
+                    defaults={
+                        "version": item.ref.version,
+                        "content_hash": item.content_hash,
+                        "path": item.ref.path,
+                        "title": item.title[:500],
+                        "link": item.link,
+                        "language": item.lang,
+                        "size": item.ref.size,
+                        "chunk_count": len(item.chunks),
+                        "collection": self.collection,
+                        "error": "",
+                        "indexed_at": now,
+                    },
+                )
+                self.job.chunks_done += len(item.chunks)
 
     def remove_missing(self, listed: set[str], existing: dict[str, Document]) -> None:
         gone = [d for key, d in existing.items() if key not in listed]

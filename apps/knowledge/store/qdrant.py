@@ -155,14 +155,25 @@ def _match(key: str, value: Any) -> qm.FieldCondition:
 
 def delete_document_tail(name: str, key: str, keep: int) -> None:
     """Remove a document's chunks numbered `keep` and above (all of them when keep is 0)."""
-    must: list[Any] = [_match("doc", key)]
-    if keep:
-        must.append(qm.FieldCondition(key="chunk_index", range=qm.Range(gte=keep)))
+    delete_document_tails(name, [(key, keep)])
+
+
+def delete_document_tails(name: str, tails: list[tuple[str, int]]) -> None:
+    """delete_document_tail for several documents in one operation: each (key, keep) removes
+    that document's chunks numbered `keep` and above. One request, and for the embedded
+    engine one flush to disk, for a whole batch of documents instead of one per document."""
+    if not tails:
+        return
+    each: list[Any] = []
+    for key, keep in tails:
+        must: list[Any] = [_match("doc", key)]
+        if keep:
+            must.append(qm.FieldCondition(key="chunk_index", range=qm.Range(gte=keep)))
+        each.append(qm.Filter(must=must))
+    selector = qm.FilterSelector(filter=each[0] if len(each) == 1 else qm.Filter(should=each))
     with locked() as qc:
         if qc.collection_exists(name):
-            qc.delete(
-                name, points_selector=qm.FilterSelector(filter=qm.Filter(must=must)), wait=True
-            )
+            qc.delete(name, points_selector=selector, wait=True)
 
 
 def delete_source(name: str, source_id: int) -> None:

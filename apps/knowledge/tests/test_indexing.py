@@ -91,6 +91,40 @@ def test_incremental_sync_skips_unchanged_reindexes_changed_removes_deleted(
 
 
 @pytest.mark.django_db
+def test_documents_changed_in_one_run_each_lose_only_their_own_old_chunks(
+    tmp_path: Path, ingest
+) -> None:
+    """A batch's documents have their stale chunks removed together (one delete for the
+    batch): two pages that shrank lose their old tails, one that grew keeps all its new
+    chunks, an unchanged one keeps everything."""
+    from qdrant_client import models as qm
+
+    write_docs(tmp_path, 4, paragraphs=8)
+    ingest(tmp_path, "together")
+    source = Source.objects.get(name="together")
+    before = {d.external_id: d.chunk_count for d in source.documents.all()}
+    assert min(before.values()) > 2
+    write_docs(tmp_path / "short", 2, paragraphs=1, seed=1)
+    write_docs(tmp_path / "long", 3, paragraphs=14, seed=2)
+    for name, new in (("doc000.md", "short/doc000.md"), ("doc001.md", "short/doc001.md")):
+        (tmp_path / name).write_text((tmp_path / new).read_text())
+    (tmp_path / "doc002.md").write_text((tmp_path / "long/doc002.md").read_text())
+    for folder in ("short", "long"):
+        for extra in (tmp_path / folder).iterdir():
+            extra.unlink()
+        (tmp_path / folder).rmdir()
+    ingest(tmp_path, "together")
+
+    rows = {d.external_id: d.chunk_count for d in source.documents.all()}
+    assert rows["doc000.md"] < before["doc000.md"] and rows["doc001.md"] < before["doc001.md"]
+    assert rows["doc002.md"] > before["doc002.md"] and rows["doc003.md"] == before["doc003.md"]
+    for external_id, expected in rows.items():
+        key = qdrant.doc_key(source.pk, external_id)
+        flt = qm.Filter(must=[qm.FieldCondition(key="doc", match=qm.MatchValue(value=key))])
+        assert qdrant.count(qdrant.alias(), flt) == expected, external_id
+
+
+@pytest.mark.django_db
 def test_bad_files_get_per_document_errors_and_the_job_goes_on(tmp_path: Path, ingest) -> None:
     write_docs(tmp_path, 2)
     (tmp_path / "empty.txt").write_bytes(b"")
