@@ -26,8 +26,8 @@ def test_the_export_has_no_nan_guard_and_gives_the_models_own_vectors(
     settings, tmp_path: Path, backend: str
 ) -> None:
     """Attention is exported as plain products: the graph holds no IsNaN pass over the
-    attention scores (a quarter of the int8 model's time), and its vectors, padded in one
-    batch, are the PyTorch model's: a search ranks the passages as the model itself does."""
+    attention scores (a quarter of the int8 model's time), and its vectors, padded in batches,
+    are the PyTorch model's: a search ranks the passages as the model itself does."""
     settings.VAR_DIR = tmp_path  # a fresh export, not one cached by an earlier run
     embedder = Embedder(packaged_model_path(), backend)
     assert embedder.backend == backend
@@ -59,7 +59,8 @@ def test_texts_are_batched_by_length_with_little_padding() -> None:
     computed = sum(len(b) * max(lengths[i] for i in b) for b in batches)
     assert sum(lengths) / computed > 0.9
     fixed = sorted(lengths)
-    before = sum(len(fixed[s : s + 32]) * max(fixed[s : s + 32]) for s in range(0, 64, 32))
+    cuts = [fixed[s : s + BATCH_SIZE] for s in range(0, len(fixed), BATCH_SIZE)]
+    before = sum(len(cut) * max(cut) for cut in cuts)
     assert computed < before
 
 

@@ -99,21 +99,17 @@ def test_documents_changed_in_one_run_each_lose_only_their_own_old_chunks(
     chunks, an unchanged one keeps everything."""
     from qdrant_client import models as qm
 
-    write_docs(tmp_path, 4, paragraphs=8)
-    ingest(tmp_path, "together")
+    kb, edited = tmp_path / "kb", tmp_path / "edited"
+    write_docs(kb, 4, paragraphs=8)
+    ingest(kb, "together")
     source = Source.objects.get(name="together")
     before = {d.external_id: d.chunk_count for d in source.documents.all()}
     assert min(before.values()) > 2
-    write_docs(tmp_path / "short", 2, paragraphs=1, seed=1)
-    write_docs(tmp_path / "long", 3, paragraphs=14, seed=2)
-    for name, new in (("doc000.md", "short/doc000.md"), ("doc001.md", "short/doc001.md")):
-        (tmp_path / name).write_text((tmp_path / new).read_text())
-    (tmp_path / "doc002.md").write_text((tmp_path / "long/doc002.md").read_text())
-    for folder in ("short", "long"):
-        for extra in (tmp_path / folder).iterdir():
-            extra.unlink()
-        (tmp_path / folder).rmdir()
-    ingest(tmp_path, "together")
+    write_docs(edited / "short", 2, paragraphs=1, seed=1)
+    write_docs(edited / "long", 3, paragraphs=14, seed=2)
+    for name, new in (("doc000.md", "short"), ("doc001.md", "short"), ("doc002.md", "long")):
+        (kb / name).write_text((edited / new / name).read_text())
+    ingest(kb, "together")
 
     rows = {d.external_id: d.chunk_count for d in source.documents.all()}
     assert rows["doc000.md"] < before["doc000.md"] and rows["doc001.md"] < before["doc001.md"]
